@@ -1,0 +1,123 @@
+"""Canonical roster frames: the shape every provider's records take before they reach the warehouse.
+
+Dates are ISO `YYYY-MM-DD` strings and timestamps are UTC, so a frame round-trips through Parquet
+and COPY unchanged. Every frame carries `integration` and `source_id`, unique together.
+"""
+
+import pandas as pd
+import pandera.extensions as pa_extensions
+import pandera.pandas as pa
+from pandera.typing import Series
+
+GRADE_LEVELS = ["PK", "KG", "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12", "other"]
+RECORD_STATUSES = ["active", "tobedeleted"]
+ENROLLMENT_ROLES = ["student", "teacher"]
+ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
+
+
+@pa_extensions.register_check_method()
+def real_date(series: pd.Series) -> pd.Series:
+    """ISO-shaped is not enough: 2026-02-30 must fail too."""
+    parsed = pd.to_datetime(series, format="%Y-%m-%d", errors="coerce")
+    return parsed.notna() | series.isna()
+
+
+class _Record(pa.DataFrameModel):
+    integration: Series[str] = pa.Field(str_matches=r"^[a-z0-9_]+$")
+    source_id: Series[str] = pa.Field(str_length={"min_value": 1}, unique=True)
+    status: Series[str] = pa.Field(isin=RECORD_STATUSES)
+    source_updated_at: Series[pd.DatetimeTZDtype] = pa.Field(nullable=True, dtype_kwargs={"unit": "ns", "tz": "UTC"})
+
+    class Config:
+        coerce = True
+        strict = True
+
+
+def iso_date(**kwargs):
+    """A nullable ISO date column that must also be a real calendar date."""
+    return pa.Field(nullable=True, str_matches=ISO_DATE, real_date=(), **kwargs)
+
+
+class School(_Record):
+    name: Series[str] = pa.Field(str_length={"min_value": 1})
+    school_number: Series[str] = pa.Field(nullable=True)
+    school_type: Series[str] = pa.Field(nullable=True)
+    parent_source_id: Series[str] = pa.Field(nullable=True)
+
+
+class Term(_Record):
+    title: Series[str] = pa.Field(str_length={"min_value": 1})
+    term_type: Series[str] = pa.Field(nullable=True)
+    start_date: Series[str] = iso_date()
+    end_date: Series[str] = iso_date()
+    school_year: Series[str] = pa.Field(nullable=True)
+    parent_source_id: Series[str] = pa.Field(nullable=True)
+
+
+class Course(_Record):
+    title: Series[str] = pa.Field(str_length={"min_value": 1})
+    course_code: Series[str] = pa.Field(nullable=True)
+    school_source_id: Series[str] = pa.Field(nullable=True)
+    grades: Series[str] = pa.Field(nullable=True)
+
+
+class Section(_Record):
+    title: Series[str] = pa.Field(str_length={"min_value": 1})
+    section_code: Series[str] = pa.Field(nullable=True)
+    class_type: Series[str] = pa.Field(nullable=True)
+    course_source_id: Series[str] = pa.Field(nullable=True)
+    school_source_id: Series[str] = pa.Field(nullable=True)
+    term_source_ids: Series[str] = pa.Field(nullable=True)
+    periods: Series[str] = pa.Field(nullable=True)
+
+
+class _Person(_Record):
+    first_name: Series[str] = pa.Field(str_length={"min_value": 1})
+    middle_name: Series[str] = pa.Field(nullable=True)
+    last_name: Series[str] = pa.Field(str_length={"min_value": 1})
+    email: Series[str] = pa.Field(nullable=True)
+    username: Series[str] = pa.Field(nullable=True)
+    school_source_id: Series[str] = pa.Field(nullable=True)
+    enabled: Series[pa.BOOL] = pa.Field(nullable=True)
+
+
+class Student(_Person):
+    student_number: Series[str] = pa.Field(nullable=True)
+    state_id: Series[str] = pa.Field(nullable=True)
+    preferred_first_name: Series[str] = pa.Field(nullable=True)
+    birth_date: Series[str] = iso_date()
+    sex: Series[str] = pa.Field(nullable=True)
+    grade_level: Series[str] = pa.Field(nullable=True, isin=GRADE_LEVELS)
+
+
+class Teacher(_Person):
+    staff_number: Series[str] = pa.Field(nullable=True)
+    role: Series[str] = pa.Field(str_length={"min_value": 1})
+
+
+class Enrollment(_Record):
+    section_source_id: Series[str] = pa.Field(str_length={"min_value": 1})
+    user_source_id: Series[str] = pa.Field(str_length={"min_value": 1})
+    school_source_id: Series[str] = pa.Field(nullable=True)
+    role: Series[str] = pa.Field(isin=ENROLLMENT_ROLES)
+    is_primary: Series[pa.BOOL] = pa.Field(nullable=True)
+    begin_date: Series[str] = iso_date()
+    end_date: Series[str] = iso_date()
+
+
+MODELS: dict[str, type[_Record]] = {
+    "schools": School,
+    "terms": Term,
+    "courses": Course,
+    "sections": Section,
+    "students": Student,
+    "teachers": Teacher,
+    "enrollments": Enrollment,
+}
+ENTITIES = list(MODELS)
+DATE_COLUMNS = {"terms": ["start_date", "end_date"], "students": ["birth_date"], "enrollments": ["begin_date", "end_date"]}
+
+
+def columns(entity: str) -> list[str]:
+    """The canonical column order of an entity's frame."""
+    return list(MODELS[entity].to_schema().columns)
