@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The test command: a virtualenv with the package and its test extras, PostgreSQL if installed, pytest.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+if [[ ! -x .venv/bin/python ]]; then
+    python=""
+    for candidate in python3 python3.13 python3.12 python3.11; do
+        if command -v "$candidate" >/dev/null &&
+            "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+            python=$candidate
+            break
+        fi
+    done
+    if [[ -z "$python" ]]; then
+        echo "test.sh: needs Python 3.11 or newer as python3 (or python3.11+)" >&2
+        exit 1
+    fi
+    "$python" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+bash scripts/ensure_postgres.sh
+.venv/bin/python -m pytest -q "$@"

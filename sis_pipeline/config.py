@@ -1,0 +1,162 @@
+"""`integrations.yaml`: which SIS to sync and how, validated once before any work starts."""
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DEFAULT_CONFIG_PATH = "integrations.yaml"
+CONFIG_ENV = "SIS_PIPELINE_CONFIG"
+ConflictStrategy = Literal["sis_wins", "local_wins", "newest_wins", "manual"]
+# Strategies whose resolver exists; the others arrive with identity resolution (see docs/decisions.md).
+IMPLEMENTED_STRATEGIES = {"sis_wins"}
+
+
+class ConfigError(ValueError):
+    """A configuration problem, naming the file, the integration and the field."""
+
+
+class IntegrationConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9_]+$")
+    provider: str
+    base_url: str
+    token_url: str | None = None
+    client_id_env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    client_secret_env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    page_size: int = Field(default=1000, ge=1, le=50_000)
+    requests_per_minute: int | None = Field(default=None, ge=1)
+    max_concurrency: int | None = Field(default=None, ge=1, le=64)
+    timezone: str = "UTC"
+    conflict_strategy: ConflictStrategy = "sis_wins"
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("base_url", "token_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        parsed = urlparse(value)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as America/Chicago)") from None
+        return value
+
+    @field_validator("conflict_strategy")
+    @classmethod
+    def _implemented_strategy(cls, value: str) -> str:
+        if value not in IMPLEMENTED_STRATEGIES:
+            raise ValueError(
+                f"conflict_strategy {value!r} is not available yet: only 'sis_wins' is implemented until "
+                "identity resolution and local edits land (docs/decisions.md)"
+            )
+        return value
+
+    def credentials(self) -> tuple[str, str]:
+        """Client id and secret, read from the environment variables the config names."""
+        return os.environ[self.client_id_env], os.environ[self.client_secret_env]
+
+
+class PipelineConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    integrations: list[IntegrationConfig]
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> "PipelineConfig":
+        seen: set[str] = set()
+        for integration in self.integrations:
+            if integration.name in seen:
+                raise ValueError(f"duplicate integration name {integration.name!r}")
+            seen.add(integration.name)
+        return self
+
+    def integration(self, name: str) -> IntegrationConfig:
+        for integration in self.integrations:
+            if integration.name == name:
+                return integration
+        raise ConfigError(f"no integration named {name!r}; configured: {', '.join(self.names) or 'none'}")
+
+    @property
+    def names(self) -> list[str]:
+        return [integration.name for integration in self.integrations]
+
+
+def config_path(explicit: str | os.PathLike | None = None) -> Path:
+    return Path(explicit or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG_PATH)
+
+
+def load_config(path: str | os.PathLike | None = None, *, env: dict[str, str] | None = None) -> PipelineConfig:
+    """Read and fully validate the configuration, including provider options and credentials."""
+    source = config_path(path)
+    env = os.environ if env is None else env
+    try:
+        raw = yaml.safe_load(source.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{source}: configuration file not found (set --config or {CONFIG_ENV})") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("integrations"), list) or not raw["integrations"]:
+        raise ConfigError(f"{source}: expected a top-level 'integrations:' list with at least one integration")
+    try:
+        config = PipelineConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_describe(source, raw, exc)) from None
+    for integration in config.integrations:
+        _check_integration(source, integration, env)
+    return config
+
+
+def _check_integration(source: Path, integration: IntegrationConfig, env) -> None:
+    from sis_pipeline.providers.registry import provider_class
+
+    where = f"{source}: integration {integration.name!r}"
+    try:
+        provider = provider_class(integration.provider)
+    except KeyError as exc:
+        raise ConfigError(f"{where}, field 'provider': {exc.args[0]}") from None
+    for field in ("client_id_env", "client_secret_env"):
+        variable = getattr(integration, field)
+        if not env.get(variable):
+            raise ConfigError(f"{where}, field {field!r}: environment variable {variable} is not set")
+    try:
+        provider.check_config(integration)
+    except ValueError as exc:
+        field, _, message = str(exc).partition(": ")
+        raise ConfigError(f"{where}, field {field!r}: {message}") from None
+
+
+def _describe(source: Path, raw: dict, exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        location = list(error["loc"])
+        if location[:1] == ["integrations"] and len(location) > 1 and isinstance(location[1], int):
+            entry = raw["integrations"][location[1]]
+            name = entry.get("name") if isinstance(entry, dict) else None
+            label = f"integration {name!r}" if name else f"integration #{location[1] + 1}"
+            field = ".".join(str(part) for part in location[2:]) or "(entry)"
+            lines.append(f"{source}: {label}, field {field!r}: {_message(error)}")
+        else:
+            lines.append(f"{source}: {'.'.join(map(str, location)) or '(top level)'}: {_message(error)}")
+    return "\n".join(lines)
+
+
+def _message(error: dict) -> str:
+    message = error["msg"]
+    if error["type"] == "extra_forbidden":
+        return "unknown field"
+    return re.sub(r"^Value error, ", "", message)

@@ -1,0 +1,54 @@
+"""Resources: the warehouse, the staging area and the SIS providers, configured once per deployment."""
+
+from functools import cache
+from pathlib import Path
+
+import dagster as dg
+from sqlalchemy.engine import Engine
+
+from sis_pipeline.config import IntegrationConfig, load_config
+from sis_pipeline.providers.registry import provider_class
+from sis_pipeline.staging import staging_root
+from sis_pipeline.warehouse.engine import create_warehouse_engine, warehouse_url
+from sis_pipeline.warehouse.schema import ensure_schema
+
+
+@cache
+def _engine(url: str) -> Engine:
+    engine = create_warehouse_engine(url)
+    ensure_schema(engine)
+    return engine
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The roster warehouse: `SIS_WAREHOUSE_URL`, else an embedded SQLite file under `.data/`."""
+
+    url: str = ""
+
+    def engine(self) -> Engine:
+        return _engine(self.url or warehouse_url())
+
+
+class StagingResource(dg.ConfigurableResource):
+    """Where steps leave Parquet datasets for the next step (`SIS_STAGING_DIR`, else `.data/staging`)."""
+
+    root: str = ""
+
+    def run_dir(self, integration: str, run_id: str) -> Path:
+        return Path(self.root or staging_root()) / integration / run_id
+
+
+class SisProvidersResource(dg.ConfigurableResource):
+    """The configured SIS integrations (`integrations.yaml`) and a client for each."""
+
+    config_path: str
+
+    def integration(self, name: str) -> IntegrationConfig:
+        return load_config(self.config_path).integration(name)
+
+    def provider_class(self, name: str):
+        return provider_class(self.integration(name).provider)
+
+    def open(self, name: str):
+        """A connected provider for the integration; close it when done."""
+        return self.provider_class(name)(self.integration(name))

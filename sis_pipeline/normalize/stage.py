@@ -1,0 +1,71 @@
+"""Step 2: raw datasets → canonical, validated frames per entity, with rejected rows kept aside."""
+
+import json
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from sis_pipeline.config import IntegrationConfig
+from sis_pipeline.normalize.models import ENTITIES
+from sis_pipeline.normalize.validate import drop_repeated_records, orphan_reasons, validate
+from sis_pipeline.staging import read_payloads, write_frame
+
+REJECTED_COLUMNS = ["source_id", "reasons", "payload"]
+
+
+def normalize_integration(integration: IntegrationConfig, normalizer, raw: dict[str, dict], out_dir: Path) -> dict[str, dict]:
+    """Per entity: handles of the valid and rejected datasets, and the counts a district reads."""
+    payloads: dict[str, list[str]] = {}
+    records: dict[str, list[dict]] = {}
+    results: dict[str, dict] = {}
+    valid_ids: dict[str, pd.Index] = {}
+    for entity in ENTITIES:
+        started = time.perf_counter()
+        sources = normalizer.sources[entity]
+        for collection in sources:
+            if collection not in records:
+                payloads[collection] = read_payloads(raw[collection]["path"])
+                records[collection] = [json.loads(text) for text in payloads[collection]]
+        frame = normalizer.normalize(entity, {c: records[c] for c in sources}, integration)
+        own_payloads = payloads[sources[0]]
+        frame, repeated = drop_repeated_records(frame)
+        valid, reasons = validate(entity, frame)
+        if entity == "enrollments":
+            valid, reasons = _reject_orphans(valid, reasons, valid_ids)
+        valid_ids[entity] = pd.Index(valid["source_id"])
+        rejected = pd.DataFrame(
+            {
+                "source_id": frame.loc[reasons.index, "source_id"].values,
+                "reasons": reasons.values,
+                "payload": [own_payloads[i] for i in reasons.index],
+            },
+            columns=REJECTED_COLUMNS,
+        )
+        results[entity] = {
+            "valid": write_frame(out_dir / "valid" / f"{entity}.parquet", valid),
+            "rejected": write_frame(out_dir / "rejected" / f"{entity}.parquet", rejected),
+            "fetched": len(records[sources[0]]),
+            "repeated": repeated,
+            "seconds": round(time.perf_counter() - started, 3),
+        }
+        for collection in sources:  # free what no later entity reads
+            if not any(collection in normalizer.sources[later] for later in ENTITIES[ENTITIES.index(entity) + 1 :]):
+                records.pop(collection, None)
+                payloads.pop(collection, None)
+    return results
+
+
+def _reject_orphans(valid: pd.DataFrame, reasons: pd.Series, valid_ids: dict[str, pd.Index]):
+    """Enrollments must name a student or teacher and a section that this sync loads."""
+    people = valid_ids["students"].append(valid_ids["teachers"])
+    orphans = pd.concat(
+        [
+            orphan_reasons(valid, "user_source_id", people, "students or teachers"),
+            orphan_reasons(valid, "section_source_id", valid_ids["sections"], "sections"),
+        ]
+    )
+    if orphans.empty:
+        return valid, reasons
+    orphans = orphans.groupby(level=0).agg("; ".join)
+    return valid.drop(index=orphans.index), pd.concat([reasons, orphans]).sort_index()

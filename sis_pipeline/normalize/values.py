@@ -1,0 +1,62 @@
+"""Vectorised conversions shared by every provider's normaliser: statuses, booleans, dates, grades."""
+
+import pandas as pd
+
+_STATUS = {"active": "active", "tobedeleted": "tobedeleted", "inactive": "tobedeleted", "deleted": "tobedeleted"}
+_TRUE = {"true", "t", "yes", "y", "1"}
+_FALSE = {"false", "f", "no", "n", "0"}
+_GRADES = {
+    **{alias: "PK" for alias in ("PK", "PREK", "PRE-K", "P3", "P4", "PS", "PR", "IT", "K4", "TK", "-1", "-2")},
+    **{alias: "KG" for alias in ("KG", "K", "K5", "0", "00")},
+    **{str(n): f"{n:02d}" for n in range(1, 13)},
+    **{f"{n:02d}": f"{n:02d}" for n in range(1, 13)},
+}
+
+
+def text(series: pd.Series) -> pd.Series:
+    """Strings with surrounding space removed; empty and missing both become None."""
+    cleaned = series.astype("string").str.strip()
+    return cleaned.astype(object).where(cleaned.notna() & (cleaned != ""), None)
+
+
+def column(frame: pd.DataFrame, name: str) -> pd.Series:
+    """A flattened column, or all-missing when no record had the field (OneRoster omits empty fields)."""
+    return frame[name] if name in frame.columns else pd.Series(None, index=frame.index, dtype=object)
+
+
+def status(series: pd.Series) -> pd.Series:
+    """OneRoster record status; 1.0/1.1 `inactive` means `tobedeleted`. Unknown values stay for validation."""
+    cleaned = text(series).str.lower()
+    return cleaned.map(_STATUS).fillna(cleaned).astype(object).where(cleaned.notna(), None)
+
+
+def boolean(series: pd.Series) -> pd.Series:
+    """JSON booleans or "true"/"false" strings, as nullable booleans."""
+    lowered = series.astype("string").str.strip().str.lower()
+    result = pd.Series(pd.NA, index=series.index, dtype="boolean")
+    result[lowered.isin(_TRUE)] = True
+    result[lowered.isin(_FALSE)] = False
+    return result
+
+
+def utc_timestamp(series: pd.Series) -> pd.Series:
+    return pd.to_datetime(text(series), utc=True, format="ISO8601", errors="coerce")
+
+
+def iso_date(series: pd.Series) -> pd.Series:
+    """`YYYY-MM-DD`; a full timestamp keeps its date part; anything else is left for validation to reject."""
+    cleaned = text(series)
+    dated = cleaned.str.match(r"^\d{4}-\d{2}-\d{2}T", na=False).astype(bool)
+    return cleaned.where(~dated, cleaned.str.slice(0, 10))
+
+
+def grade(series: pd.Series) -> pd.Series:
+    """One vocabulary: PK, KG, 01..12, other (ungraded, post-secondary, anything unknown)."""
+    cleaned = text(series).str.upper()
+    return cleaned.map(_GRADES).fillna("other").astype(object).where(cleaned.notna(), None)
+
+
+def joined(series: pd.Series) -> pd.Series:
+    """A list cell as one comma-separated string (order kept), None when empty."""
+    listed = series.where(series.map(lambda value: isinstance(value, list)), None)
+    return text(listed.str.join(","))

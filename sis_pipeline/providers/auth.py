@@ -1,0 +1,92 @@
+"""OAuth 2.0 client credentials with proactive refresh, serialised so concurrent requests ask once."""
+
+import threading
+import time
+from dataclasses import dataclass
+
+import httpx
+from pydantic import SecretStr
+
+from sis_pipeline.errors import AuthError, NetworkError, ServerError
+from sis_pipeline.redact import register_secret
+
+DEFAULT_REFRESH_MARGIN_SECONDS = 600.0
+
+
+@dataclass
+class AccessToken:
+    value: SecretStr
+    issued_at: float
+    lifetime: float
+
+    def refresh_due_at(self, margin: float) -> float:
+        """Half-life or `margin` before expiry, whichever comes first (a token can die mid-sync otherwise)."""
+        return self.issued_at + min(self.lifetime / 2, max(self.lifetime - margin, 0.0))
+
+
+class ClientCredentialsAuth:
+    """Holds one integration's token; `bearer()` always returns one that is not about to expire."""
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        token_url: str,
+        client_id: str,
+        client_secret: str,
+        *,
+        credentials_in: str = "basic",
+        extra_form: dict[str, str] | None = None,
+        refresh_margin: float = DEFAULT_REFRESH_MARGIN_SECONDS,
+        clock=time.monotonic,
+    ):
+        self._http = http
+        self._token_url = token_url
+        self._client_id = client_id
+        self._client_secret = SecretStr(client_secret)
+        register_secret(client_secret)
+        self._credentials_in = credentials_in
+        self._extra_form = extra_form or {}
+        self._refresh_margin = refresh_margin
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._token: AccessToken | None = None
+        self.refreshes = 0
+
+    def bearer(self) -> str:
+        with self._lock:
+            if self._token is None or self._clock() >= self._token.refresh_due_at(self._refresh_margin):
+                self._token = self._request_token()
+            return self._token.value.get_secret_value()
+
+    def invalidate(self, rejected: str) -> None:
+        """Forget a token the server refused, unless another thread already replaced it."""
+        with self._lock:
+            if self._token is not None and self._token.value.get_secret_value() == rejected:
+                self._token = None
+
+    def _request_token(self) -> AccessToken:
+        form = {"grant_type": "client_credentials", **self._extra_form}
+        auth = None
+        if self._credentials_in == "basic":
+            auth = httpx.BasicAuth(self._client_id, self._client_secret.get_secret_value())
+        else:
+            form |= {"client_id": self._client_id, "client_secret": self._client_secret.get_secret_value()}
+        try:
+            response = self._http.post(self._token_url, data=form, auth=auth, headers={"Accept": "application/json"})
+        except httpx.TransportError as exc:
+            raise NetworkError(f"token request to {self._token_url} failed: {type(exc).__name__}") from None
+        if response.status_code >= 500:
+            raise ServerError(f"token endpoint {self._token_url} answered HTTP {response.status_code}")
+        if response.status_code != 200:
+            raise AuthError(
+                f"token endpoint {self._token_url} refused client {self._client_id!r}: HTTP {response.status_code}"
+            )
+        try:
+            body = response.json()
+            token = str(body["access_token"])
+            lifetime = float(body.get("expires_in") or 3600)  # PowerSchool sends expires_in as a string
+        except (ValueError, KeyError, TypeError):
+            raise AuthError(f"token endpoint {self._token_url} answered without a usable access_token") from None
+        register_secret(token)
+        self.refreshes += 1
+        return AccessToken(SecretStr(token), self._clock(), lifetime)

@@ -1,0 +1,39 @@
+"""The small protocol every SIS provider implements, and the normaliser it hands its records to."""
+
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import ClassVar, Protocol
+
+import pandas as pd
+
+from sis_pipeline.config import IntegrationConfig
+
+RawPage = list[dict]
+
+
+class Normalizer(Protocol):
+    """Turns a provider's raw collections into canonical entity frames (see normalize/models.py)."""
+
+    # entity -> the raw collections it is built from; the first holds the entity's own records
+    sources: ClassVar[Mapping[str, tuple[str, ...]]]
+
+    def normalize(self, entity: str, records: Mapping[str, list[dict]], integration: IntegrationConfig) -> pd.DataFrame:
+        """Canonical frame for `entity`, one row per record of its first source, index = record position."""
+
+
+class Provider(Protocol):
+    """One SIS dialect: what it serves, how to page it, what changed since a watermark."""
+
+    kind: ClassVar[str]
+    collections: ClassVar[tuple[str, ...]]
+    normalizer: ClassVar[Normalizer]
+
+    @classmethod
+    def check_config(cls, integration: IntegrationConfig) -> None:
+        """Refuse an unusable configuration: raise ValueError('field: what is wrong')."""
+
+    def iter_pages(self, collection: str, since: datetime | None = None) -> Iterator[RawPage]:
+        """Every record of a collection, page by page; only those changed at or after `since` if given."""
+
+    def close(self) -> None:
+        """Release connections."""

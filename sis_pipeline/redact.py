@@ -1,0 +1,48 @@
+"""Keep secrets out of logs and messages: every log record passes through `redact` when it is created."""
+
+import logging
+import re
+import threading
+
+_lock = threading.Lock()
+_secrets: set[str] = set()
+_installed = False
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
+_AUTH_HEADER = re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)[^'\"\s,}]+")
+MASK = "***"
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a secret value (client secret, issued token) so it is masked wherever it shows up."""
+    if value and len(value) >= 4:
+        with _lock:
+            _secrets.add(value)
+    install_log_redaction()
+
+
+def redact(text: str) -> str:
+    for secret in sorted(_secrets, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, MASK)
+    text = _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", text)
+    return _AUTH_HEADER.sub(lambda m: f"{m.group(1)}{MASK}", text)
+
+
+def install_log_redaction() -> None:
+    """Wrap the log record factory once, so every logger and handler sees redacted messages."""
+    global _installed
+    with _lock:
+        if _installed:
+            return
+        _installed = True
+    original_factory = logging.getLogRecordFactory()
+
+    def redacting_factory(*args, **kwargs):
+        record = original_factory(*args, **kwargs)
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message or record.args:
+            record.msg, record.args = cleaned, ()
+        return record
+
+    logging.setLogRecordFactory(redacting_factory)

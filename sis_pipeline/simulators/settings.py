@@ -1,0 +1,44 @@
+"""What a simulator operator (or a test) can tune: credentials, token lifetime, paging behaviour."""
+
+from dataclasses import asdict, dataclass, field
+
+PAGING_HEADER_MODES = ("all", "total_only", "link_only", "none")
+# Settings a test may change while the server runs; credentials and paths are fixed at start.
+RUNTIME_SETTINGS = ("paging_headers", "default_limit", "max_limit", "token_ttl")
+
+
+@dataclass
+class SimulatorSettings:
+    client_id: str = "demo-client"
+    client_secret: str = field(default="demo-secret", repr=False)
+    token_ttl: int = 3600
+    token_path: str = "/oauth/token"
+    paging_headers: str = "all"
+    default_limit: int = 100
+    max_limit: int = 10_000
+
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self) -> None:
+        if self.paging_headers not in PAGING_HEADER_MODES:
+            raise ValueError(f"paging_headers must be one of {PAGING_HEADER_MODES}, got {self.paging_headers!r}")
+        for name in ("token_ttl", "default_limit", "max_limit"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not self.token_path.startswith("/"):
+            raise ValueError(f"token_path must start with '/', got {self.token_path!r}")
+
+    def apply(self, changes: dict) -> None:
+        """Change runtime settings all at once, or none if any value is invalid."""
+        unknown = set(changes) - set(RUNTIME_SETTINGS)
+        if unknown:
+            raise ValueError(f"cannot change {sorted(unknown)} at runtime; allowed: {list(RUNTIME_SETTINGS)}")
+        candidate = SimulatorSettings(**{**asdict(self), **changes})
+        for name in RUNTIME_SETTINGS:
+            setattr(self, name, getattr(candidate, name))
+
+    def public(self) -> dict:
+        """Settings safe to show: everything but the secret."""
+        return {key: value for key, value in asdict(self).items() if key != "client_secret"}

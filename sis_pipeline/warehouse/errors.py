@@ -1,0 +1,17 @@
+"""What can go wrong between a canonical frame and the warehouse, each error naming where."""
+
+
+class WarehouseError(Exception):
+    """Base class for warehouse failures."""
+
+
+class WarehouseUrlError(WarehouseError):
+    """The warehouse URL cannot be used (never shows the password)."""
+
+
+class WarehouseLoadError(WarehouseError):
+    """A staged frame does not fit the canonical contract of its entity."""
+
+
+class WarehouseSafetyError(WarehouseError):
+    """A load would have done something a district would not want, so nothing was written."""

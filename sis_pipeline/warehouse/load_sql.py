@@ -1,0 +1,105 @@
+"""The set-based statements of a load, written once for PostgreSQL and SQLite alike.
+
+Every statement reads one entity's staging table (`staged`, holding one integration's rows without
+the integration column) against its warehouse table. Parameters: `:integration` and `:now`.
+"""
+
+from sqlalchemy import DateTime, Table, TextClause, bindparam, text
+
+from sis_pipeline.warehouse.schema import change_columns
+
+TOBEDELETED = "'tobedeleted'"
+
+
+def bind(sql: str) -> TextClause:
+    """Text SQL whose `:now` is typed, so SQLite stores it in the format SQLAlchemy reads back."""
+    clause = text(sql)
+    if ":now" in sql:
+        clause = clause.bindparams(bindparam("now", type_=DateTime(timezone=True)))
+    return clause
+
+
+def _differs(entity: str, current: str, incoming: str, incoming_archived: str) -> str:
+    """True when a row must be written: a tracked column changed, or its archived state flips."""
+    column_changes = [f"{current}.{name} IS DISTINCT FROM {incoming}.{name}" for name in change_columns(entity)]
+    archive_flip = f"({current}.archived_at IS NOT NULL) <> ({incoming_archived})"
+    return "\n     OR ".join([*column_changes, archive_flip])
+
+
+def upsert(table: Table, stage: Table) -> str:
+    """Insert new rows and rewrite changed ones; unchanged rows are filtered out before they are touched.
+
+    The pre-filtering join keeps an unchanged re-sync from locking (and so dirtying) every row,
+    which `ON CONFLICT ... WHERE` alone would do; the conflict clause stays for concurrent writers.
+    A restored row gets `archived_at` NULL; `student_uid` is never in the update.
+    """
+    entity = table.name
+    staged_columns = [column.name for column in stage.columns]
+    insert_columns = ["integration", *staged_columns, "first_seen_at", "updated_at", "archived_at"]
+    updated_columns = change_columns(entity)
+    assignments = ",\n    ".join(
+        [
+            *(f"{name} = excluded.{name}" for name in updated_columns),
+            "updated_at = excluded.updated_at",
+            f"archived_at = CASE WHEN excluded.archived_at IS NULL THEN NULL "
+            f"ELSE COALESCE({entity}.archived_at, excluded.archived_at) END",
+        ]
+    )
+    return f"""
+INSERT INTO {entity} ({", ".join(insert_columns)})
+SELECT :integration, {", ".join(f"staged.{name}" for name in staged_columns)}, :now, :now,
+       CASE WHEN staged.status = {TOBEDELETED} THEN :now END
+FROM {stage.name} AS staged
+LEFT JOIN {entity} AS existing ON existing.integration = :integration AND existing.source_id = staged.source_id
+WHERE existing.source_id IS NULL
+     OR {_differs(entity, "existing", "staged", f"staged.status = {TOBEDELETED}")}
+ON CONFLICT (integration, source_id) DO UPDATE SET
+    {assignments}
+WHERE {_differs(entity, entity, "excluded", "excluded.archived_at IS NOT NULL")}
+"""
+
+
+def count_new(table: Table, stage: Table) -> str:
+    return f"""
+SELECT count(*) FROM {stage.name} AS staged
+WHERE NOT EXISTS (
+    SELECT 1 FROM {table.name} AS existing
+    WHERE existing.integration = :integration AND existing.source_id = staged.source_id
+)"""
+
+
+def count_newly_tobedeleted(table: Table, stage: Table) -> str:
+    """Staged `tobedeleted` rows the warehouse does not hold archived yet."""
+    return f"""
+SELECT count(*) FROM {stage.name} AS staged
+LEFT JOIN {table.name} AS existing
+    ON existing.integration = :integration AND existing.source_id = staged.source_id
+WHERE staged.status = {TOBEDELETED} AND existing.archived_at IS NULL"""
+
+
+def count_active(table: Table) -> str:
+    return f"SELECT count(*) FROM {table.name} WHERE integration = :integration AND archived_at IS NULL"
+
+
+def archive_absent(table: Table, stage: Table) -> str:
+    """A full sync's verdict: active rows the source no longer lists are archived, never deleted."""
+    return f"""
+UPDATE {table.name} SET archived_at = :now, updated_at = :now
+WHERE integration = :integration AND archived_at IS NULL
+  AND NOT EXISTS (SELECT 1 FROM {stage.name} AS staged WHERE staged.source_id = {table.name}.source_id)"""
+
+
+def link_new_student_source_ids(stage: Table) -> str:
+    """Map each staged source id that has no mapping yet, to the uid the warehouse already holds if any.
+
+    Runs before the students upsert: rule 'source_id' when the warehouse already knows the source
+    id (its stored uid wins, as a load never rewrites one), 'new' when the child is new.
+    """
+    return f"""
+INSERT INTO student_mappings (integration, id_type, source_id, student_uid, rule, linked_at)
+SELECT :integration, 'source_id', staged.source_id, COALESCE(existing.student_uid, staged.student_uid),
+       CASE WHEN existing.source_id IS NULL THEN 'new' ELSE 'source_id' END, :now
+FROM {stage.name} AS staged
+LEFT JOIN students AS existing ON existing.integration = :integration AND existing.source_id = staged.source_id
+WHERE true
+ON CONFLICT (integration, id_type, source_id) DO NOTHING"""

@@ -1,0 +1,132 @@
+"""The warehouse tables, built from the canonical models so the two can never drift apart.
+
+One table per roster entity keyed by (integration, source_id), plus the identity, run and
+rejection tables the pipeline keeps beside them. Portable to PostgreSQL and SQLite.
+"""
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from sis_pipeline.normalize.models import DATE_COLUMNS, ENTITIES, MODELS, columns
+
+KEY_COLUMNS = ("integration", "source_id")
+BOOKKEEPING_COLUMNS = ("first_seen_at", "updated_at", "archived_at")
+SYNC_RUN_STATUSES = ("running", "success", "failed", "held")
+
+metadata = MetaData()
+
+
+def _canonical_column(entity: str, name: str) -> Column:
+    field = MODELS[entity].to_schema().columns[name]
+    if name in KEY_COLUMNS:
+        column_type = String()
+    elif name in DATE_COLUMNS.get(entity, ()):
+        column_type = Date()
+    elif str(field.dtype).startswith("datetime64"):
+        column_type = DateTime(timezone=True)
+    elif str(field.dtype) in ("bool", "boolean"):
+        column_type = Boolean()
+    else:
+        column_type = Text()
+    return Column(name, column_type, nullable=field.nullable)
+
+
+_ENTITY_EXTRAS = {
+    # student_uid is minted by the identity step and never rewritten by a load.
+    "students": (
+        Column("student_uid", String(36), nullable=False),
+        Index("ix_students_student_uid", "student_uid"),
+        Index("ix_students_state_id", "state_id"),
+    ),
+    "enrollments": (
+        Index("ix_enrollments_user", "integration", "user_source_id"),
+        Index("ix_enrollments_section", "integration", "section_source_id"),
+    ),
+}
+
+
+def _entity_table(entity: str) -> Table:
+    return Table(
+        entity,
+        metadata,
+        *(_canonical_column(entity, name) for name in columns(entity)),
+        Column("first_seen_at", DateTime(timezone=True), nullable=False),
+        Column("updated_at", DateTime(timezone=True), nullable=False),
+        Column("archived_at", DateTime(timezone=True)),
+        PrimaryKeyConstraint(*KEY_COLUMNS),
+        *_ENTITY_EXTRAS.get(entity, ()),
+    )
+
+
+ENTITY_TABLES: dict[str, Table] = {entity: _entity_table(entity) for entity in ENTITIES}
+
+student_mappings = Table(
+    "student_mappings",
+    metadata,
+    Column("integration", String(), nullable=False),
+    Column("id_type", String(), nullable=False),
+    Column("source_id", String(), nullable=False),
+    Column("student_uid", String(36), nullable=False, index=True),
+    Column("rule", String(), nullable=False),
+    Column("linked_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("integration", "id_type", "source_id", name="uq_student_mappings_id"),
+)
+
+sync_runs = Table(
+    "sync_runs",
+    metadata,
+    Column("run_id", String(), nullable=False),
+    Column("integration", String(), nullable=False),
+    Column("mode", String(), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True)),
+    Column("status", String(), nullable=False),
+    Column("counts", JSON().with_variant(JSONB(), "postgresql")),
+    Column("error_class", String()),
+    Column("error", Text()),
+    PrimaryKeyConstraint("run_id", "integration"),
+    CheckConstraint(f"status IN {SYNC_RUN_STATUSES}", name="ck_sync_runs_status"),
+    Index("ix_sync_runs_history", "integration", "started_at"),
+)
+
+rejected_records = Table(
+    "rejected_records",
+    metadata,
+    # SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("run_id", String(), nullable=False),
+    Column("integration", String(), nullable=False),
+    Column("entity", String(), nullable=False),
+    Column("source_id", String()),
+    Column("reasons", Text(), nullable=False),
+    Column("payload", Text()),
+    Column("rejected_at", DateTime(timezone=True), nullable=False),
+    Index("ix_rejected_records_run", "run_id", "integration"),
+)
+
+
+def change_columns(entity: str) -> list[str]:
+    """The columns whose difference makes a staged row an update."""
+    return [name for name in columns(entity) if name not in KEY_COLUMNS]
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Create whatever tables and indexes are missing; safe to call on every start."""
+    metadata.create_all(engine)

@@ -1,0 +1,159 @@
+"""Shared fixtures: a PostgreSQL server for the session, a fresh database per test, and the
+warehouse on both backends.
+
+The server is `SIS_TEST_DATABASE_URL` if set, else the local one on 127.0.0.1:5432, else a
+throwaway cluster started from the installed binaries. Without any PostgreSQL the PostgreSQL
+tests are skipped, except under `CI=true`, where they fail.
+"""
+
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
+
+from sis_pipeline.warehouse import create_warehouse_engine, ensure_schema
+from sis_pipeline.warehouse.engine import parse_warehouse_url
+
+LOCAL_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url():
+    """A URL of a PostgreSQL server on which tests may create and drop databases."""
+    configured = os.environ.get("SIS_TEST_DATABASE_URL")
+    if configured:
+        yield parse_warehouse_url(configured).render_as_string(hide_password=False)
+    elif _answers(LOCAL_POSTGRES_URL):
+        yield LOCAL_POSTGRES_URL
+    else:
+        bindir = _postgres_bindir()
+        if bindir is None:
+            _postgres_unavailable("nothing answers on 127.0.0.1:5432 and no initdb/pg_ctl is installed")
+        with _throwaway_cluster(bindir) as url:
+            yield url
+
+
+@pytest.fixture
+def postgres_url(postgres_server_url):
+    """A fresh, empty database for one test, dropped afterwards."""
+    admin = create_engine(postgres_server_url, isolation_level="AUTOCOMMIT")
+    database = f"sis_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{database}"'))
+    try:
+        yield admin.url.set(database=database).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(
+                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :database"),
+                {"database": database},
+            )
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{database}"'))
+        admin.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path):
+    return f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def warehouse_url(request):
+    """The same test against each supported warehouse backend."""
+    return request.getfixturevalue({"sqlite": "sqlite_url", "postgresql": "postgres_url"}[request.param])
+
+
+@pytest.fixture
+def warehouse_engine(warehouse_url):
+    engine = create_warehouse_engine(warehouse_url)
+    ensure_schema(engine)
+    yield engine
+    engine.dispose()
+
+
+def _answers(url: str) -> bool:
+    engine = create_engine(url, connect_args={"connect_timeout": 2})
+    try:
+        with engine.connect():
+            return True
+    except OperationalError:
+        return False
+    finally:
+        engine.dispose()
+
+
+def _postgres_unavailable(reason: str):
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"PostgreSQL is required under CI=true: {reason}", pytrace=False)
+    warnings.warn(f"PostgreSQL tests SKIPPED: {reason}", stacklevel=2)
+    pytest.skip(f"PostgreSQL unavailable: {reason}")
+
+
+def _postgres_bindir() -> Path | None:
+    candidates = []
+    if shutil.which("pg_config"):
+        bindir = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True).stdout.strip()
+        candidates.append(Path(bindir))
+    versions = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin"), key=lambda path: int(Path(path).parent.name), reverse=True
+    )
+    candidates.extend(Path(path) for path in versions)
+    return next((path for path in candidates if (path / "initdb").exists() and (path / "pg_ctl").exists()), None)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def _throwaway_cluster(bindir: Path):
+    """A private cluster in a temp dir on a free port; initdb refuses root, so run it as `postgres`."""
+    root = Path(tempfile.mkdtemp(prefix="sis-test-pg-"))
+    run_as = {}
+    if os.geteuid() == 0:
+        try:
+            owner = pwd.getpwnam("postgres")
+        except KeyError:
+            _postgres_unavailable("running as root and there is no 'postgres' OS user to run initdb as")
+        os.chown(root, owner.pw_uid, owner.pw_gid)
+        run_as = {"user": owner.pw_uid, "group": owner.pw_gid, "extra_groups": []}
+
+    def pg(*args):
+        done = subprocess.run([str(arg) for arg in args], cwd=root, capture_output=True, text=True, **run_as)
+        if done.returncode:
+            raise RuntimeError(f"{Path(args[0]).name} failed ({done.returncode}): {done.stderr or done.stdout}")
+
+    data, port = root / "data", _free_port()
+    try:
+        pg(
+            bindir / "initdb",
+            "-D",
+            data,
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C",
+            "--no-sync",
+        )
+        options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        pg(bindir / "pg_ctl", "-D", data, "-l", root / "server.log", "-o", options, "-w", "start")
+        try:
+            yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+        finally:
+            pg(bindir / "pg_ctl", "-D", data, "-m", "immediate", "-w", "stop")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

@@ -1,0 +1,35 @@
+"""The small vectorised conversions every normaliser relies on."""
+
+import pandas as pd
+
+from sis_pipeline.normalize import values as v
+
+
+def test_grades_map_to_one_vocabulary():
+    raw = pd.Series(["PK", "K", "KG", "K4", "0", "-1", "1", "01", "9", "12", " 7 ", "13", "UG", None, ""])
+    assert v.grade(raw).tolist() == ["PK", "KG", "KG", "PK", "KG", "PK", "01", "01", "09", "12", "07", "other", "other", None, None]
+
+
+def test_status_reads_inactive_as_tobedeleted_and_keeps_unknown_for_validation():
+    raw = pd.Series(["active", "Inactive", "tobedeleted", " ACTIVE", "bogus", None])
+    assert v.status(raw).tolist() == ["active", "tobedeleted", "tobedeleted", "active", "bogus", None]
+
+
+def test_booleans_from_strings_and_json():
+    raw = pd.Series(["true", "False", True, False, "maybe", None])
+    assert v.boolean(raw).tolist() == [True, False, True, False, pd.NA, pd.NA]
+
+
+def test_iso_dates_keep_date_part_and_leave_garbage_for_validation():
+    raw = pd.Series(["2026-08-15", "2026-08-15T00:00:00Z", "1/05/2023", None, "  "])
+    assert v.iso_date(raw).tolist() == ["2026-08-15", "2026-08-15", "1/05/2023", None, None]
+
+
+def test_joined_lists():
+    assert v.joined(pd.Series([["01", "02"], [], None, "x"])).tolist() == ["01,02", None, None, None]
+
+
+def test_timestamps_are_utc():
+    stamps = v.utc_timestamp(pd.Series(["2026-11-01T10:00:00.000Z", "2026-11-01T05:00:00-05:00", "nope"]))
+    assert str(stamps.dt.tz) == "UTC"
+    assert stamps[0] == stamps[1] and pd.isna(stamps[2])
