@@ -1,11 +1,12 @@
 """Step 1: every page of every collection, as it arrived, into the run's staging folder."""
 
-import json
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
+
+import orjson
 
 from sis_pipeline.staging import PayloadWriter
 
@@ -17,7 +18,7 @@ def extract_collection(provider, collection: str, out_dir: Path, since: datetime
     writer = PayloadWriter(out_dir / f"{collection}.parquet")
     try:
         for page in provider.iter_pages(collection, since=since):
-            writer.write([json.dumps(record, ensure_ascii=False, separators=(",", ":")) for record in page])
+            writer.write([orjson.dumps(record).decode() for record in page])
     finally:
         result = writer.close()
     result["seconds"] = round(time.perf_counter() - started, 3)

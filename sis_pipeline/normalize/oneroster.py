@@ -10,10 +10,8 @@ from sis_pipeline.normalize.models import columns
 
 
 def flatten(records: list[dict]) -> pd.DataFrame:
-    """One column per top-level field, nested refs as `ref.sourcedId`; lists stay as lists."""
-    if not records:
-        return pd.DataFrame(index=pd.RangeIndex(0))
-    return pd.json_normalize(records, max_level=1)
+    """One column per top-level field; read nested values with `values.column(frame, "ref.sourcedId")`."""
+    return pd.DataFrame.from_records(records) if records else pd.DataFrame(index=pd.RangeIndex(0))
 
 
 def ref_ids(series: pd.Series) -> pd.Series:

@@ -1,9 +1,9 @@
 """Step 2: raw datasets → canonical, validated frames per entity, with rejected rows kept aside."""
 
-import json
 import time
 from pathlib import Path
 
+import orjson
 import pandas as pd
 
 from sis_pipeline.config import IntegrationConfig
@@ -26,7 +26,7 @@ def normalize_integration(integration: IntegrationConfig, normalizer, raw: dict[
         for collection in sources:
             if collection not in records:
                 payloads[collection] = read_payloads(raw[collection]["path"])
-                records[collection] = [json.loads(text) for text in payloads[collection]]
+                records[collection] = [orjson.loads(text) for text in payloads[collection]]
         frame = normalizer.normalize(entity, {c: records[c] for c in sources}, integration)
         own_payloads = payloads[sources[0]]
         frame, repeated = drop_repeated_records(frame)

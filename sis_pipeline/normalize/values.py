@@ -19,9 +19,15 @@ def text(series: pd.Series) -> pd.Series:
     return cleaned.astype(object).where(cleaned.notna() & (cleaned != ""), None)
 
 
-def column(frame: pd.DataFrame, name: str) -> pd.Series:
-    """A flattened column, or all-missing when no record had the field (OneRoster omits empty fields)."""
-    return frame[name] if name in frame.columns else pd.Series(None, index=frame.index, dtype=object)
+def column(frame: pd.DataFrame, path: str) -> pd.Series:
+    """A field by dotted path (`class.sourcedId`), all-missing when no record has it (empty fields are omitted)."""
+    top, *nested = path.split(".")
+    if top not in frame.columns:
+        return pd.Series(None, index=frame.index, dtype=object)
+    series = frame[top]
+    for key in nested:
+        series = series.map(lambda value, key=key: value.get(key) if isinstance(value, dict) else None)
+    return series
 
 
 def status(series: pd.Series) -> pd.Series:
