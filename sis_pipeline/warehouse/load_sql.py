@@ -82,11 +82,18 @@ def count_active(table: Table) -> str:
 
 
 def archive_absent(table: Table, stage: Table) -> str:
-    """A full sync's verdict: active rows the source no longer lists are archived, never deleted."""
+    """A full sync's verdict: active rows the source no longer lists are archived, never deleted.
+
+    A row the source did list but this run rejected keeps its last good version: it is not absent.
+    """
     return f"""
 UPDATE {table.name} SET archived_at = :now, updated_at = :now
 WHERE integration = :integration AND archived_at IS NULL
-  AND NOT EXISTS (SELECT 1 FROM {stage.name} AS staged WHERE staged.source_id = {table.name}.source_id)"""
+  AND NOT EXISTS (SELECT 1 FROM {stage.name} AS staged WHERE staged.source_id = {table.name}.source_id)
+  AND NOT EXISTS (
+    SELECT 1 FROM rejected_records AS rejected
+    WHERE rejected.run_id = :run_id AND rejected.integration = :integration
+      AND rejected.entity = '{table.name}' AND rejected.source_id = {table.name}.source_id)"""
 
 
 def link_new_student_source_ids(stage: Table) -> str:

@@ -61,15 +61,16 @@ def load_integration(
     """
     _check_entities(integration, [*datasets, *(rejected or {})])
     now = datetime.now(UTC)
-    params = {"integration": integration, "now": now}
+    params = {"integration": integration, "now": now, "run_id": run_id}
     with engine.begin() as conn:
         backend = _BACKENDS[conn.dialect.name]
         backend.lock_integration(conn, integration)
+        # Rejections first: a full sync must not archive a row that was listed but rejected.
+        rejected_counts = _write_rejected(conn, backend, integration, run_id, rejected or {}, now)
         counts = {
             entity: _load_entity(conn, backend, integration, entity, chunks, full=full, params=params)
             for entity, chunks in datasets.items()
         }
-        rejected_counts = _write_rejected(conn, backend, integration, run_id, rejected or {}, now)
         run_counts = {entity: entity_counts.as_dict() for entity, entity_counts in counts.items()}
         finish_sync_run(
             conn, run_id, integration, "success", {**run_counts, "rejected": rejected_counts, **(counts_extra or {})}

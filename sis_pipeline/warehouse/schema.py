@@ -118,7 +118,7 @@ rejected_records = Table(
     Column("reasons", Text(), nullable=False),
     Column("payload", Text()),
     Column("rejected_at", DateTime(timezone=True), nullable=False),
-    Index("ix_rejected_records_run", "run_id", "integration"),
+    Index("ix_rejected_records_run", "run_id", "integration", "entity", "source_id"),
 )
 
 

@@ -1,0 +1,186 @@
+"""Full-sync benchmark: the real pipeline against a simulated district, beside its fetch and COPY floors.
+
+    .venv/bin/python bench/full_sync.py --students 100000
+
+One run, one district: a full sync and an unchanged re-sync through `sync_integrations` (what
+`sis-pipeline sync` runs), then (a) fetching every page alone and (b) COPYing the run's rows alone.
+See bench/README.md for what each number means.
+"""
+
+import argparse
+import json
+import os
+import platform
+import resource
+import secrets
+import shutil
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+from sqlalchemy import text
+
+from _floors import copy_floor, fetch_floor, run_frames
+from _report import format_results
+from _scratch import create_database, drop_database, server_version, write_integrations
+from sis_pipeline.cli import format_report
+from sis_pipeline.config import load_config
+from sis_pipeline.defs import build_resources
+from sis_pipeline.defs.sync_runner import sync_integrations
+from sis_pipeline.simulators.server import SimulatorProcess
+from sis_pipeline.simulators.settings import SimulatorSettings
+
+INTEGRATION = "bench_district"
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+# warehouse table -> the simulator's total it must equal
+TOTAL_KEYS = {
+    "schools": "schools", "terms": "academicSessions", "courses": "courses", "sections": "classes",
+    "students": "students", "teachers": "teachers", "enrollments": "enrollments",
+}
+
+
+class BenchmarkFailure(Exception):
+    """The pipeline did something wrong during the benchmark; its numbers mean nothing."""
+
+
+def check(condition: bool, message: str) -> None:
+    if not condition:
+        raise BenchmarkFailure(message)
+
+
+def progress(message: str) -> None:
+    print(f"[full_sync {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def cpu_seconds() -> float:
+    """CPU used by this process (all threads): the client's share of a 2-core machine."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def peak_rss_mib(who: int = resource.RUSAGE_SELF) -> float:
+    return round(resource.getrusage(who).ru_maxrss / 1024, 1)  # ru_maxrss is KiB on Linux
+
+
+def timed_sync(config, config_file: Path, resources: dict, instance: dg.DagsterInstance) -> dict:
+    cpu, started = cpu_seconds(), time.perf_counter()
+    report = sync_integrations(config, str(config_file), [INTEGRATION], resources=resources, instance=instance)
+    seconds = time.perf_counter() - started
+    item = report["integrations"][INTEGRATION]
+    check(item["status"] == "success", f"sync failed ({item.get('error_class')}): {item.get('error')}")
+    # Dagster records step start/end in its event log; reading it back costs nothing during the run.
+    steps = {s.step_key: round(s.end_time - s.start_time, 2) for s in instance.get_run_step_stats(item["run_id"])}
+    raw = instance.get_latest_materialization_event(dg.AssetKey("raw_rosters")).asset_materialization.metadata
+    return {
+        "seconds": seconds,
+        "cpu_seconds": round(cpu_seconds() - cpu, 2),
+        "run_id": item["run_id"],
+        "entities": item["entities"],
+        "steps": steps | {"dagster_overhead": round(seconds - sum(steps.values()), 2)},
+        "api": {key.removeprefix("api_"): raw[key].value for key in raw if key.startswith("api_")},
+        "peak_rss_mib": peak_rss_mib(),
+        "report": report,
+    }
+
+
+def warehouse_counts(engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        query = "SELECT count(*) FROM {} WHERE integration = :name"
+        return {entity: conn.execute(text(query.format(entity)), {"name": INTEGRATION}).scalar_one() for entity in TOTAL_KEYS}
+
+
+def run(args, scratch: Path, databases: list[str]) -> dict:
+    staging_dir = scratch / "staging"
+    # A random secret per run: it reaches the simulator through its environment and never our output.
+    settings = SimulatorSettings(client_secret=secrets.token_urlsafe(24), max_limit=max(10_000, args.page_size))
+    progress(f"starting the simulator ({args.students} students) in its own process")
+    with SimulatorProcess(students=args.students, settings=settings) as simulator:
+        totals = simulator.totals()
+        config_file = scratch / "integrations.yaml"
+        write_integrations(config_file, INTEGRATION, simulator, args.page_size)
+        config = load_config(config_file)
+        databases.append(create_database())
+        resources = build_resources(str(config_file), databases[0], str(staging_dir))
+        # What sync_instance() gives the CLI without DAGSTER_HOME; ours, so we can read step timings back.
+        instance = dg.DagsterInstance.ephemeral()
+
+        progress("full sync into a fresh database")
+        full = timed_sync(config, config_file, resources, instance)
+        engine = resources["warehouse"].engine()
+        counts = warehouse_counts(engine)
+        wrong = {e: (counts[e], totals[k]) for e, k in TOTAL_KEYS.items() if counts[e] != totals[k]}
+        check(not wrong, f"warehouse rows differ from the simulator's totals (rows, total): {wrong}")
+
+        progress("unchanged re-sync")
+        resync = timed_sync(config, config_file, resources, instance)
+        written = {e: c for e, c in resync["entities"].items() if c["inserted"] or c["updated"] or c["archived"]}
+        check(not written, f"an unchanged re-sync wrote rows: {written}")
+        engine.dispose()
+
+        progress("fetch floor: every page fetched and parsed, nothing stored")
+        cpu = cpu_seconds()
+        fetch = fetch_floor(config.integration(INTEGRATION))
+        fetch["cpu_seconds"] = round(cpu_seconds() - cpu, 2)
+        short = {c: (n, totals[c]) for c, n in fetch["per_collection"].items() if n != totals[c]}
+        check(not short, f"fetch floor counts differ from the simulator's totals (fetched, total): {short}")
+    simulator_rss = peak_rss_mib(resource.RUSAGE_CHILDREN)  # the simulator is our only child, now reaped
+
+    progress("COPY floor: the run's valid rows into plain tables")
+    databases.append(create_database())
+    copy = copy_floor(databases[1], run_frames(staging_dir / INTEGRATION / full["run_id"]))
+    check(copy["records"] == sum(counts.values()), f"COPY floor loaded {copy['records']} rows, the sync {sum(counts.values())}")
+
+    return {
+        "benchmark": "full_sync",
+        "students": args.students,
+        "page_size": args.page_size,
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "postgresql": server_version()},
+        "simulator_totals": totals,
+        "warehouse_rows": counts,
+        "phases": {"full_sync": full, "resync": resync, "fetch_floor": fetch, "copy_floor": copy},
+        "records": {"full_sync": sum(counts.values()), "resync": sum(counts.values())},
+        "peak_rss_mib": {"after_full_sync": full["peak_rss_mib"], "benchmark": peak_rss_mib(), "simulator": simulator_rss},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--students", type=int, default=10_000)
+    parser.add_argument("--page-size", type=int, default=1000)
+    parser.add_argument("--keep-db", action="store_true", help="keep the databases and the staging folder")
+    parser.add_argument("--json-only", action="store_true", help="print only the JSON results")
+    args = parser.parse_args(argv)
+
+    scratch = Path(tempfile.mkdtemp(prefix="sis_bench_"))
+    databases: list[str] = []
+    try:
+        results = run(args, scratch, databases)
+    except BenchmarkFailure as failure:
+        print(f"full_sync: FAILED: {failure}", file=sys.stderr)
+        return 1
+    finally:
+        if args.keep_db:
+            progress(f"kept {scratch} and databases {', '.join(databases) or 'none'}")
+        else:
+            for url in databases:
+                drop_database(url)
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    RESULTS_DIR.mkdir(exist_ok=True)
+    out = RESULTS_DIR / f"full_sync-{args.students}.json"
+    out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    if args.json_only:
+        print(json.dumps(results, indent=2))
+    else:
+        print(format_results(results))
+        print("\nfull sync, per entity:\n" + format_report(results["phases"]["full_sync"]["report"]))
+        print(f"\nwritten to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
