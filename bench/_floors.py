@@ -36,7 +36,7 @@ def fetch_floor(integration: IntegrationConfig) -> dict:
         requests = provider.client.stats.requests
     finally:
         provider.close()
-    return {"seconds": seconds, "records": sum(records.values()), "per_collection": records, "requests": requests}
+    return {"seconds": round(seconds, 3), "records": sum(records.values()), "per_collection": records, "requests": requests}
 
 
 def run_frames(run_dir: Path) -> dict[str, Path]:
@@ -83,4 +83,4 @@ def copy_floor(database_url: str, frames: dict[str, Path]) -> dict:
     for entity, rows in copied.items():
         if rows != per_entity[entity]["rows"]:
             raise AssertionError(f"COPY floor: {entity} holds {rows} rows, expected {per_entity[entity]['rows']}")
-    return {"seconds": seconds, "records": sum(copied.values()), "per_entity": per_entity}
+    return {"seconds": round(seconds, 3), "records": sum(copied.values()), "per_entity": per_entity}

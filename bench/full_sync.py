@@ -26,7 +26,6 @@ from sqlalchemy import text
 from _floors import copy_floor, fetch_floor, run_frames
 from _report import format_results
 from _scratch import create_database, drop_database, server_version, write_integrations
-from sis_pipeline.cli import format_report
 from sis_pipeline.config import load_config
 from sis_pipeline.defs import build_resources
 from sis_pipeline.defs.sync_runner import sync_integrations
@@ -75,14 +74,13 @@ def timed_sync(config, config_file: Path, resources: dict, instance: dg.DagsterI
     steps = {s.step_key: round(s.end_time - s.start_time, 2) for s in instance.get_run_step_stats(item["run_id"])}
     raw = instance.get_latest_materialization_event(dg.AssetKey("raw_rosters")).asset_materialization.metadata
     return {
-        "seconds": seconds,
+        "seconds": round(seconds, 3),
         "cpu_seconds": round(cpu_seconds() - cpu, 2),
         "run_id": item["run_id"],
         "entities": item["entities"],
         "steps": steps | {"dagster_overhead": round(seconds - sum(steps.values()), 2)},
         "api": {key.removeprefix("api_"): raw[key].value for key in raw if key.startswith("api_")},
         "peak_rss_mib": peak_rss_mib(),
-        "report": report,
     }
 
 
@@ -176,8 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json_only:
         print(json.dumps(results, indent=2))
     else:
-        print(format_results(results))
-        print("\nfull sync, per entity:\n" + format_report(results["phases"]["full_sync"]["report"]))
+        print(format_results(results, INTEGRATION))
         print(f"\nwritten to {out}")
     return 0
 

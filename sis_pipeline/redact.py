@@ -8,7 +8,7 @@ _lock = threading.Lock()
 _secrets: set[str] = set()
 _installed = False
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
-_AUTH_HEADER = re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)[^'\"\s,}]+")
+_AUTH_HEADER = re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(?:(?:bearer|basic)\s+)?[^'\"\s,}]+")
 MASK = "***"
 
 
@@ -24,8 +24,8 @@ def redact(text: str) -> str:
     for secret in sorted(_secrets, key=len, reverse=True):
         if secret in text:
             text = text.replace(secret, MASK)
-    text = _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", text)
-    return _AUTH_HEADER.sub(lambda m: f"{m.group(1)}{MASK}", text)
+    text = _AUTH_HEADER.sub(lambda m: f"{m.group(1)}{MASK}", text)
+    return _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", text)
 
 
 def install_log_redaction() -> None:

@@ -20,8 +20,13 @@ class AccessToken:
     lifetime: float
 
     def refresh_due_at(self, margin: float) -> float:
-        """Half-life or `margin` before expiry, whichever comes first (a token can die mid-sync otherwise)."""
-        return self.issued_at + min(self.lifetime / 2, max(self.lifetime - margin, 0.0))
+        """Half-life or `margin` before expiry, whichever comes first (a token can die mid-sync otherwise).
+
+        A token that lives shorter than the margin is refreshed at half-life, not before every request.
+        """
+        before_expiry = self.lifetime - margin
+        half_life = self.lifetime / 2
+        return self.issued_at + (min(half_life, before_expiry) if before_expiry > 0 else half_life)
 
 
 class ClientCredentialsAuth:
