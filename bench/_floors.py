@@ -25,18 +25,24 @@ CSV_OPTIONS = pa_csv.WriteOptions(include_header=False, quoting_style="all_valid
 def fetch_floor(integration: IntegrationConfig) -> dict:
     """Every page of every collection fetched and parsed, counted and dropped, with extract.py's parallelism."""
     provider = OneRosterProvider(integration)
-    try:
-        def count(collection: str) -> int:
-            return sum(len(page) for page in provider.iter_pages(collection))
+    started = time.perf_counter()
 
+    def count(collection: str) -> dict:
+        # When each collection starts and ends shows which one is the critical path of the fetch.
+        began = time.perf_counter() - started
+        records = sum(len(page) for page in provider.iter_pages(collection))
+        return {"records": records, "began_s": round(began, 2), "ended_s": round(time.perf_counter() - started, 2)}
+
+    try:
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=provider.client.limiter.max_concurrency) as pool:
-            records = dict(zip(provider.collections, pool.map(count, provider.collections)))
+            per_collection = dict(zip(provider.collections, pool.map(count, provider.collections)))
         seconds = time.perf_counter() - started
         requests = provider.client.stats.requests
     finally:
         provider.close()
-    return {"seconds": round(seconds, 3), "records": sum(records.values()), "per_collection": records, "requests": requests}
+    records = sum(item["records"] for item in per_collection.values())
+    return {"seconds": round(seconds, 3), "records": records, "requests": requests, "per_collection": per_collection}
 
 
 def run_frames(run_dir: Path) -> dict[str, Path]:

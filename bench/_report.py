@@ -32,13 +32,13 @@ def format_results(results: dict, integration: str) -> str:
     for step in full["steps"]:
         lines.append(f"{step:<22}{full['steps'][step]:>11.2f}{resync['steps'].get(step, 0):>11.2f}")
     api = full["api"]
-    rss = results["peak_rss_mib"]
+    rss, simulator = results["peak_rss_mib"], results["simulator"]
     lines += [
         "",
         f"full sync API: {api['requests']} requests, latency p50 {api['latency_p50_ms']} ms, p95 {api['latency_p95_ms']} ms, "
         f"{api['bytes'] / 2**20:.0f} MiB",
-        f"peak RSS: {rss['after_full_sync']} MiB after the full sync, {rss['benchmark']} MiB for the whole benchmark, "
-        f"simulator {rss['simulator']} MiB",
+        f"peak RSS: {rss['after_full_sync']} MiB after the full sync, {rss['benchmark']} MiB for the whole benchmark",
+        f"simulator process, all phases: {simulator['cpu_seconds']} CPU s, peak RSS {simulator['peak_rss_mib']} MiB",
         "",
         "full sync, per entity (as `sis-pipeline sync` prints it):",
         format_report({"integrations": {integration: {"status": "success", "seconds": round(full["seconds"], 2), "entities": full["entities"]}}}),

@@ -6,19 +6,17 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
-import orjson
-
-from sis_pipeline.staging import PayloadWriter
+from sis_pipeline.staging import RecordWriter
 
 log = logging.getLogger(__name__)
 
 
 def extract_collection(provider, collection: str, out_dir: Path, since: datetime | None = None) -> dict:
     started = time.perf_counter()
-    writer = PayloadWriter(out_dir / f"{collection}.parquet")
+    writer = RecordWriter(out_dir / f"{collection}.ndjson")
     try:
         for page in provider.iter_pages(collection, since=since):
-            writer.write([orjson.dumps(record).decode() for record in page])
+            writer.write(page)
     finally:
         result = writer.close()
     result["seconds"] = round(time.perf_counter() - started, 3)

@@ -1,16 +1,15 @@
 """Datasets handed between steps: Parquet files under a per-run folder, passed on as small handles."""
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import orjson
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 STAGING_ENV = "SIS_STAGING_DIR"
 ROW_GROUP_ROWS = 100_000
-_PAYLOADS = pa.schema([("payload", pa.string())])
 
 
 def staging_root(env=os.environ) -> Path:
@@ -22,35 +21,38 @@ def handle(path: Path, rows: int) -> dict:
     return {"path": str(path), "rows": int(rows)}
 
 
-class PayloadWriter:
-    """Raw records as they arrived (one JSON text per row), written in bounded row groups."""
+class RecordWriter:
+    """Raw records as they arrived, one JSON document per line (NDJSON), appended page by page."""
 
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.rows = 0
-        self._buffer: list[str] = []
-        self._writer = pq.ParquetWriter(path, _PAYLOADS)
+        self._file = path.open("wb")
 
-    def write(self, payloads: list[str]) -> None:
-        self._buffer.extend(payloads)
-        self.rows += len(payloads)
-        if len(self._buffer) >= ROW_GROUP_ROWS:
-            self._flush()
-
-    def _flush(self) -> None:
-        if self._buffer:
-            self._writer.write_table(pa.table({"payload": self._buffer}, schema=_PAYLOADS))
-            self._buffer = []
+    def write(self, records: list[dict]) -> None:
+        if records:
+            self._file.write(b"\n".join(orjson.dumps(record) for record in records) + b"\n")
+            self.rows += len(records)
 
     def close(self) -> dict:
-        self._flush()
-        self._writer.close()
+        self._file.close()
         return handle(self.path, self.rows)
 
 
-def read_payloads(path: str) -> list[str]:
-    return pq.read_table(path, columns=["payload"]).column("payload").to_pylist()
+def read_lines(path: str, wanted: Iterable[int]) -> dict[int, str]:
+    """The raw text of some records (by position), e.g. to keep rejected payloads as they were sent."""
+    wanted = set(wanted)
+    found: dict[int, str] = {}
+    if not wanted:
+        return found
+    with open(path, "rb") as lines:
+        for number, line in enumerate(lines):
+            if number in wanted:
+                found[number] = line.rstrip(b"\n").decode()
+                if len(found) == len(wanted):
+                    break
+    return found
 
 
 def write_frame(path: Path, frame: pd.DataFrame) -> dict:

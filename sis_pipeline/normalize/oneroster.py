@@ -3,34 +3,61 @@
 from collections.abc import Mapping
 
 import pandas as pd
+import pyarrow as pa
 
 from sis_pipeline.config import IntegrationConfig
 from sis_pipeline.normalize import values as v
 from sis_pipeline.normalize.models import columns
+from sis_pipeline.normalize.records import REF, REFS, fields
 
-
-def flatten(records: list[dict]) -> pd.DataFrame:
-    """One column per top-level field; read nested values with `values.column(frame, "ref.sourcedId")`."""
-    return pd.DataFrame.from_records(records) if records else pd.DataFrame(index=pd.RangeIndex(0))
+STRINGS = pa.list_(pa.string())
+_PERSON = {
+    "givenName": pa.string(),
+    "familyName": pa.string(),
+    "middleName": pa.string(),
+    "preferredFirstName": pa.string(),
+    "identifier": pa.string(),
+    "username": pa.string(),
+    "email": pa.string(),
+    "role": pa.string(),
+    "orgs": REFS,
+    "primaryOrg": REF,
+    "roles": pa.list_(pa.struct([("roleType", pa.string()), ("role", pa.string()), ("org", REF)])),
+    "userIds": pa.list_(pa.struct([("type", pa.string()), ("identifier", pa.string())])),
+    "grades": STRINGS,
+}
+# What each collection's records must look like; undeclared fields are read too, with inferred types.
+SCHEMAS = {
+    "schools": fields(name=pa.string(), identifier=pa.string(), type=pa.string(), parent=REF),
+    "academicSessions": fields(
+        title=pa.string(), type=pa.string(), startDate=pa.string(), endDate=pa.string(), schoolYear=pa.string(), parent=REF
+    ),
+    "courses": fields(title=pa.string(), courseCode=pa.string(), org=REF, grades=STRINGS),
+    "classes": fields(
+        title=pa.string(), classCode=pa.string(), classType=pa.string(), course=REF, school=REF, terms=REFS, periods=STRINGS
+    ),
+    "students": fields(**_PERSON),
+    "teachers": fields(**_PERSON),
+    "enrollments": fields(role=pa.string(), user=REF, school=REF, beginDate=pa.string(), endDate=pa.string(), **{"class": REF}),
+    "demographics": fields(birthDate=pa.string(), sex=pa.string()),
+}
 
 
 def ref_ids(series: pd.Series) -> pd.Series:
     """A list of refs (`[{sourcedId: ...}, ...]`) as a comma-separated string of their ids."""
-    return v.text(series.map(lambda refs: ",".join(str(r.get("sourcedId", "")) for r in refs if isinstance(r, dict)) if isinstance(refs, list) else None))
+    return v.text(series.map(lambda refs: ",".join(str(r.get("sourcedId", "")) for r in v.items(refs) if isinstance(r, dict)) or None))
 
 
 def first_ref_id(series: pd.Series) -> pd.Series:
-    return v.text(series.map(lambda refs: refs[0].get("sourcedId") if isinstance(refs, list) and refs and isinstance(refs[0], dict) else None))
+    return v.text(series.map(lambda refs: next((r.get("sourcedId") for r in v.items(refs) if isinstance(r, dict)), None)))
 
 
 def primary_role(series: pd.Series, field: str) -> pd.Series:
     """From 1.2 `roles[]`, the primary role's `field` (`role` or the org's sourcedId)."""
 
     def pick(roles):
-        if not isinstance(roles, list):
-            return None
-        chosen = next((r for r in roles if isinstance(r, dict) and r.get("roleType") == "primary"), None)
-        chosen = chosen or next((r for r in roles if isinstance(r, dict)), None)
+        roles = [r for r in v.items(roles) if isinstance(r, dict)]
+        chosen = next((r for r in roles if r.get("roleType") == "primary"), roles[0] if roles else None)
         if chosen is None:
             return None
         value = chosen.get(field)
@@ -80,6 +107,7 @@ def _person(raw: pd.DataFrame, integration: IntegrationConfig) -> pd.DataFrame:
 
 
 class OneRosterNormalizer:
+    schemas = SCHEMAS
     sources = {
         "schools": ("schools",),
         "terms": ("academicSessions",),
@@ -90,8 +118,8 @@ class OneRosterNormalizer:
         "enrollments": ("enrollments",),
     }
 
-    def normalize(self, entity: str, records: Mapping[str, list[dict]], integration: IntegrationConfig) -> pd.DataFrame:
-        own = flatten(records[self.sources[entity][0]])
+    def normalize(self, entity: str, records: Mapping[str, pd.DataFrame], integration: IntegrationConfig) -> pd.DataFrame:
+        own = records[self.sources[entity][0]]
         frame = getattr(self, f"_{entity}")(own, records, integration)
         return frame[columns(entity)]
 
@@ -137,8 +165,8 @@ class OneRosterNormalizer:
         frame["student_number"] = v.text(v.column(raw, "identifier"))
         frame["state_id"] = user_id_of_type(v.column(raw, "userIds"), "stateId")
         frame["preferred_first_name"] = v.text(v.column(raw, "preferredFirstName"))
-        frame["grade_level"] = v.grade(v.column(raw, "grades").str[0])
-        demographics = flatten(records.get("demographics", []))
+        frame["grade_level"] = v.grade(v.column(raw, "grades").map(lambda grades: next(iter(v.items(grades)), None)))
+        demographics = records["demographics"]
         by_id = pd.DataFrame(
             {
                 "birth_date": v.iso_date(v.column(demographics, "birthDate")).values,
@@ -147,8 +175,8 @@ class OneRosterNormalizer:
             index=v.text(v.column(demographics, "sourcedId")).values,
         )
         by_id = by_id[~by_id.index.duplicated(keep="last")]
-        frame["birth_date"] = by_id["birth_date"].reindex(frame["source_id"]).values
-        frame["sex"] = by_id["sex"].reindex(frame["source_id"]).values
+        for name in ("birth_date", "sex"):
+            frame[name] = v.text(pd.Series(by_id[name].reindex(frame["source_id"]).values, index=frame.index))
         return frame
 
     def _teachers(self, raw, records, integration):

@@ -3,56 +3,53 @@
 import time
 from pathlib import Path
 
-import orjson
 import pandas as pd
 
 from sis_pipeline.config import IntegrationConfig
 from sis_pipeline.normalize.models import ENTITIES
 from sis_pipeline.normalize.validate import drop_repeated_records, orphan_reasons, validate
-from sis_pipeline.staging import read_payloads, write_frame
+from sis_pipeline.normalize.records import read_records
+from sis_pipeline.staging import read_lines, write_frame
 
 REJECTED_COLUMNS = ["source_id", "reasons", "payload"]
 
 
 def normalize_integration(integration: IntegrationConfig, normalizer, raw: dict[str, dict], out_dir: Path) -> dict[str, dict]:
     """Per entity: handles of the valid and rejected datasets, and the counts a district reads."""
-    payloads: dict[str, list[str]] = {}
-    records: dict[str, list[dict]] = {}
+    frames: dict[str, pd.DataFrame] = {}
     results: dict[str, dict] = {}
     valid_ids: dict[str, pd.Index] = {}
-    for entity in ENTITIES:
+    for position, entity in enumerate(ENTITIES):
         started = time.perf_counter()
         sources = normalizer.sources[entity]
         for collection in sources:
-            if collection not in records:
-                payloads[collection] = read_payloads(raw[collection]["path"])
-                records[collection] = [orjson.loads(text) for text in payloads[collection]]
-        frame = normalizer.normalize(entity, {c: records[c] for c in sources}, integration)
-        own_payloads = payloads[sources[0]]
+            if collection not in frames:
+                frames[collection] = read_records(raw[collection]["path"], normalizer.schemas[collection])
+        frame = normalizer.normalize(entity, {c: frames[c] for c in sources}, integration)
         frame, repeated = drop_repeated_records(frame)
         valid, reasons = validate(entity, frame)
         if entity == "enrollments":
             valid, reasons = _reject_orphans(valid, reasons, valid_ids)
         valid_ids[entity] = pd.Index(valid["source_id"])
+        payloads = read_lines(raw[sources[0]]["path"], reasons.index)
         rejected = pd.DataFrame(
             {
                 "source_id": frame.loc[reasons.index, "source_id"].values,
                 "reasons": reasons.values,
-                "payload": [own_payloads[i] for i in reasons.index],
+                "payload": [payloads[i] for i in reasons.index],
             },
             columns=REJECTED_COLUMNS,
         )
         results[entity] = {
             "valid": write_frame(out_dir / "valid" / f"{entity}.parquet", valid),
             "rejected": write_frame(out_dir / "rejected" / f"{entity}.parquet", rejected),
-            "fetched": len(records[sources[0]]),
+            "fetched": len(frames[sources[0]]),
             "repeated": repeated,
             "seconds": round(time.perf_counter() - started, 3),
         }
-        for collection in sources:  # free what no later entity reads
-            if not any(collection in normalizer.sources[later] for later in ENTITIES[ENTITIES.index(entity) + 1 :]):
-                records.pop(collection, None)
-                payloads.pop(collection, None)
+        still_needed = {c for later in ENTITIES[position + 1 :] for c in normalizer.sources[later]}
+        for collection in set(frames) - still_needed:  # free what no later entity reads
+            del frames[collection]
     return results
 
 

@@ -1,5 +1,6 @@
 """Vectorised conversions shared by every provider's normaliser: statuses, booleans, dates, grades."""
 
+import numpy as np
 import pandas as pd
 
 _STATUS = {"active": "active", "tobedeleted": "tobedeleted", "inactive": "tobedeleted", "deleted": "tobedeleted"}
@@ -19,8 +20,15 @@ def text(series: pd.Series) -> pd.Series:
     return cleaned.astype(object).where(cleaned.notna() & (cleaned != ""), None)
 
 
+def items(value) -> list:
+    """The elements of a list cell (a list, or an array when read through Arrow); [] for anything else."""
+    return list(value) if isinstance(value, (list, tuple, np.ndarray)) else []
+
+
 def column(frame: pd.DataFrame, path: str) -> pd.Series:
     """A field by dotted path (`class.sourcedId`), all-missing when no record has it (empty fields are omitted)."""
+    if path in frame.columns:
+        return frame[path]
     top, *nested = path.split(".")
     if top not in frame.columns:
         return pd.Series(None, index=frame.index, dtype=object)
@@ -64,5 +72,4 @@ def grade(series: pd.Series) -> pd.Series:
 
 def joined(series: pd.Series) -> pd.Series:
     """A list cell as one comma-separated string (order kept), None when empty."""
-    listed = series.where(series.map(lambda value: isinstance(value, list)), None)
-    return text(listed.str.join(","))
+    return text(series.map(lambda value: ",".join(str(item) for item in items(value)) or None))
