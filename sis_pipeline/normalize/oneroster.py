@@ -80,30 +80,83 @@ def user_id_of_type(series: pd.Series, wanted: str) -> pd.Series:
     return v.text(first.reindex(series.index))
 
 
-def _base(raw: pd.DataFrame, integration: IntegrationConfig) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "integration": integration.name,
-            "source_id": v.text(v.column(raw, "sourcedId")),
-            "status": v.status(v.column(raw, "status")),
-            "source_updated_at": v.utc_timestamp(v.column(raw, "dateLastModified")),
-        },
-        index=raw.index,
-    )
-
-
-def _person(raw: pd.DataFrame, integration: IntegrationConfig) -> pd.DataFrame:
-    frame = _base(raw, integration)
-    frame["first_name"] = v.text(v.column(raw, "givenName"))
-    frame["middle_name"] = v.text(v.column(raw, "middleName"))
-    frame["last_name"] = v.text(v.column(raw, "familyName"))
-    frame["email"] = v.text(v.column(raw, "email"))
-    frame["username"] = v.text(v.column(raw, "username"))
+def school_of_person(raw: pd.DataFrame) -> pd.Series:
+    """1.2 `primaryOrg`, else the primary role's org (1.2), else the first of `orgs` (1.1)."""
     school = v.text(v.column(raw, "primaryOrg.sourcedId"))
-    school = school.fillna(primary_role(v.column(raw, "roles"), "org")).fillna(first_ref_id(v.column(raw, "orgs")))
-    frame["school_source_id"] = school
-    frame["enabled"] = v.boolean(v.column(raw, "enabledUser"))
-    return frame
+    return school.fillna(primary_role(v.column(raw, "roles"), "org")).fillna(first_ref_id(v.column(raw, "orgs")))
+
+
+def first_grade(series: pd.Series) -> pd.Series:
+    return v.grade(series.map(lambda grades: next(iter(v.items(grades)), None)))
+
+
+def lowered(series: pd.Series) -> pd.Series:
+    return v.text(series).str.lower()
+
+
+_RECORD = {
+    "source_id": (v.text, "sourcedId"),
+    "status": (v.status, "status"),
+    "source_updated_at": (v.utc_timestamp, "dateLastModified"),
+}
+_PERSON_COLUMNS = {
+    "first_name": (v.text, "givenName"),
+    "middle_name": (v.text, "middleName"),
+    "last_name": (v.text, "familyName"),
+    "email": (v.text, "email"),
+    "username": (v.text, "username"),
+    "enabled": (v.boolean, "enabledUser"),
+}
+# canonical column -> (conversion, field path in the OneRoster record); columns needing more than one
+# field (a person's school, a teacher's role, a student's demographics) are derived in the normaliser.
+COLUMNS = {
+    "schools": {
+        "name": (v.text, "name"),
+        "school_number": (v.text, "identifier"),
+        "school_type": (v.text, "type"),
+        "parent_source_id": (v.text, "parent.sourcedId"),
+    },
+    "terms": {
+        "title": (v.text, "title"),
+        "term_type": (v.text, "type"),
+        "start_date": (v.iso_date, "startDate"),
+        "end_date": (v.iso_date, "endDate"),
+        "school_year": (v.text, "schoolYear"),
+        "parent_source_id": (v.text, "parent.sourcedId"),
+    },
+    "courses": {
+        "title": (v.text, "title"),
+        "course_code": (v.text, "courseCode"),
+        "school_source_id": (v.text, "org.sourcedId"),
+        "grades": (v.joined, "grades"),
+    },
+    "sections": {
+        "title": (v.text, "title"),
+        "section_code": (v.text, "classCode"),
+        "class_type": (v.text, "classType"),
+        "course_source_id": (v.text, "course.sourcedId"),
+        "school_source_id": (v.text, "school.sourcedId"),
+        "term_source_ids": (ref_ids, "terms"),
+        "periods": (v.joined, "periods"),
+    },
+    "students": {
+        **_PERSON_COLUMNS,
+        "student_number": (v.text, "identifier"),
+        "state_id": (lambda ids: user_id_of_type(ids, "stateId"), "userIds"),
+        "preferred_first_name": (v.text, "preferredFirstName"),
+        "grade_level": (first_grade, "grades"),
+    },
+    "teachers": {**_PERSON_COLUMNS, "staff_number": (v.text, "identifier")},
+    "enrollments": {
+        "section_source_id": (v.text, "class.sourcedId"),
+        "user_source_id": (v.text, "user.sourcedId"),
+        "school_source_id": (v.text, "school.sourcedId"),
+        "role": (lowered, "role"),
+        "is_primary": (v.boolean, "primary"),
+        "begin_date": (v.iso_date, "beginDate"),
+        "end_date": (v.iso_date, "endDate"),
+    },
+}
 
 
 class OneRosterNormalizer:
@@ -119,79 +172,24 @@ class OneRosterNormalizer:
     }
 
     def normalize(self, entity: str, records: Mapping[str, pd.DataFrame], integration: IntegrationConfig) -> pd.DataFrame:
-        own = records[self.sources[entity][0]]
-        frame = getattr(self, f"_{entity}")(own, records, integration)
+        raw = records[self.sources[entity][0]]
+        frame = pd.DataFrame({"integration": integration.name}, index=raw.index)
+        for name, (convert, path) in {**_RECORD, **COLUMNS[entity]}.items():
+            frame[name] = convert(v.column(raw, path))
+        if entity in ("students", "teachers"):
+            frame["school_source_id"] = school_of_person(raw)
+        if entity == "teachers":
+            frame["role"] = v.text(v.column(raw, "role")).fillna(primary_role(v.column(raw, "roles"), "role")).fillna("teacher")
+        if entity == "students":
+            demographics = frame[["source_id"]].join(self._demographics(records["demographics"]), on="source_id")
+            frame["birth_date"] = v.text(demographics["birth_date"])
+            frame["sex"] = v.text(demographics["sex"])
         return frame[columns(entity)]
 
-    def _schools(self, raw, records, integration):
-        frame = _base(raw, integration)
-        frame["name"] = v.text(v.column(raw, "name"))
-        frame["school_number"] = v.text(v.column(raw, "identifier"))
-        frame["school_type"] = v.text(v.column(raw, "type"))
-        frame["parent_source_id"] = v.text(v.column(raw, "parent.sourcedId"))
-        return frame
-
-    def _terms(self, raw, records, integration):
-        frame = _base(raw, integration)
-        frame["title"] = v.text(v.column(raw, "title"))
-        frame["term_type"] = v.text(v.column(raw, "type"))
-        frame["start_date"] = v.iso_date(v.column(raw, "startDate"))
-        frame["end_date"] = v.iso_date(v.column(raw, "endDate"))
-        frame["school_year"] = v.text(v.column(raw, "schoolYear"))
-        frame["parent_source_id"] = v.text(v.column(raw, "parent.sourcedId"))
-        return frame
-
-    def _courses(self, raw, records, integration):
-        frame = _base(raw, integration)
-        frame["title"] = v.text(v.column(raw, "title"))
-        frame["course_code"] = v.text(v.column(raw, "courseCode"))
-        frame["school_source_id"] = v.text(v.column(raw, "org.sourcedId"))
-        frame["grades"] = v.joined(v.column(raw, "grades"))
-        return frame
-
-    def _sections(self, raw, records, integration):
-        frame = _base(raw, integration)
-        frame["title"] = v.text(v.column(raw, "title"))
-        frame["section_code"] = v.text(v.column(raw, "classCode"))
-        frame["class_type"] = v.text(v.column(raw, "classType"))
-        frame["course_source_id"] = v.text(v.column(raw, "course.sourcedId"))
-        frame["school_source_id"] = v.text(v.column(raw, "school.sourcedId"))
-        frame["term_source_ids"] = ref_ids(v.column(raw, "terms"))
-        frame["periods"] = v.joined(v.column(raw, "periods"))
-        return frame
-
-    def _students(self, raw, records, integration):
-        frame = _person(raw, integration)
-        frame["student_number"] = v.text(v.column(raw, "identifier"))
-        frame["state_id"] = user_id_of_type(v.column(raw, "userIds"), "stateId")
-        frame["preferred_first_name"] = v.text(v.column(raw, "preferredFirstName"))
-        frame["grade_level"] = v.grade(v.column(raw, "grades").map(lambda grades: next(iter(v.items(grades)), None)))
-        demographics = records["demographics"]
+    @staticmethod
+    def _demographics(raw: pd.DataFrame) -> pd.DataFrame:
+        """Birth date and sex by student source id (demographics share the user's sourcedId)."""
         by_id = pd.DataFrame(
-            {
-                "birth_date": v.iso_date(v.column(demographics, "birthDate")).values,
-                "sex": v.text(v.column(demographics, "sex")).str.lower().values,
-            },
-            index=v.text(v.column(demographics, "sourcedId")).values,
-        )
-        by_id = by_id[~by_id.index.duplicated(keep="last")]
-        for name in ("birth_date", "sex"):
-            frame[name] = v.text(pd.Series(by_id[name].reindex(frame["source_id"]).values, index=frame.index))
-        return frame
-
-    def _teachers(self, raw, records, integration):
-        frame = _person(raw, integration)
-        frame["staff_number"] = v.text(v.column(raw, "identifier"))
-        frame["role"] = v.text(v.column(raw, "role")).fillna(primary_role(v.column(raw, "roles"), "role")).fillna("teacher")
-        return frame
-
-    def _enrollments(self, raw, records, integration):
-        frame = _base(raw, integration)
-        frame["section_source_id"] = v.text(v.column(raw, "class.sourcedId"))
-        frame["user_source_id"] = v.text(v.column(raw, "user.sourcedId"))
-        frame["school_source_id"] = v.text(v.column(raw, "school.sourcedId"))
-        frame["role"] = v.text(v.column(raw, "role")).str.lower()
-        frame["is_primary"] = v.boolean(v.column(raw, "primary"))
-        frame["begin_date"] = v.iso_date(v.column(raw, "beginDate"))
-        frame["end_date"] = v.iso_date(v.column(raw, "endDate"))
-        return frame
+            {"birth_date": v.iso_date(v.column(raw, "birthDate")), "sex": lowered(v.column(raw, "sex"))}
+        ).set_index(v.text(v.column(raw, "sourcedId")))
+        return by_id[by_id.index.notna() & ~by_id.index.duplicated(keep="last")]
