@@ -190,3 +190,17 @@ def test_refused_credentials_fail_the_run_cleanly_and_leave_the_warehouse_as_it_
 def test_entities_cover_the_canonical_model(district, write_config, sync, sqlite_url):
     result = sync(write_config(district), sqlite_url)
     assert list(result["entities"]) == ENTITIES
+
+
+def test_an_empty_export_never_empties_a_table(district, write_config, sync, warehouse_url):
+    config = write_config(district)
+    sync(config, warehouse_url)
+    before = warehouse_counts(warehouse_url, active_only=True)
+    district.apply_changes(
+        [{"op": "remove", "collection": "schools", "sourcedId": district.district.schools.sourced_id(i)}
+         for i in range(district.district.schools.count())]
+    )
+    result = sync(config, warehouse_url)
+    assert result["status"] == "failed" and result["error_class"] == "data"
+    assert "schools" in result["error"] and "refusing to archive" in result["error"]
+    assert warehouse_counts(warehouse_url, active_only=True) == before

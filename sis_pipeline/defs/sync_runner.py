@@ -10,6 +10,7 @@ from sis_pipeline.defs import build_resources
 from sis_pipeline.defs.assets import COUNT_NAMES, MODE_TAG, build_roster_assets, roster_partitions
 from sis_pipeline.errors import classify
 from sis_pipeline.normalize.models import ENTITIES
+from sis_pipeline.warehouse.runs import read_sync_run
 
 QUIET_DAGSTER = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
@@ -48,39 +49,33 @@ def sync_integrations(
         except Exception as exc:  # a failure before any step ran (e.g. resources that cannot start)
             report[name] = _failed(str(exc), classify(exc), started)
             continue
-        report[name] = _summary(result, started)
+        report[name] = _summary(result, name, resources["warehouse"], started)
     return {"integrations": report}
 
 
-def _summary(result: dg.ExecuteInProcessResult, started: float) -> dict:
-    entities = {}
-    for event in result.get_asset_materialization_events():
-        key = event.asset_key.path
-        if len(key) == 2 and key[0] == "warehouse":
-            metadata = event.materialization.metadata
-            entities[key[1]] = {name: metadata[name].value for name in COUNT_NAMES}
+def _summary(result: dg.ExecuteInProcessResult, name: str, warehouse, started: float) -> dict:
     if result.success:
+        entities = {}
+        for event in result.get_asset_materialization_events():
+            key = event.asset_key.path
+            if len(key) == 2 and key[0] == "warehouse":
+                metadata = event.materialization.metadata
+                entities[key[1]] = {count: metadata[count].value for count in COUNT_NAMES}
         return {
             "status": "success",
             "run_id": result.run_id,
             "seconds": round(time.perf_counter() - started, 2),
             "entities": {entity: entities[entity] for entity in ENTITIES if entity in entities},
         }
+    # The failing step recorded its error, already classified, in sync_runs.
+    try:
+        record = read_sync_run(warehouse.engine(), result.run_id, name) or {}
+    except Exception:  # the warehouse itself may be what failed
+        record = {}
     failure = next((e for e in result.all_events if e.is_step_failure), None)
-    error = failure.step_failure_data.error if failure else None
-    message = (error.cause.message if error and error.cause else error.message) if error else "run failed"
-    item = _failed(message.strip().splitlines()[-1] if message.strip() else "run failed", _error_class(error), started)
+    fallback = failure.step_failure_data.error.message.strip() if failure else "run failed"
+    item = _failed(record.get("error") or fallback, record.get("error_class") or "internal", started)
     return item | {"run_id": result.run_id}
-
-
-def _error_class(error) -> str:
-    names = []
-    while error is not None:
-        names.append(error.cls_name or "")
-        error = error.cause
-    known = {"AuthError": "auth", "RateLimitError": "rate_limit", "NetworkError": "network", "ServerError": "server",
-             "DataError": "data", "ClientError": "data", "ConfigError": "config", "WarehouseSafetyError": "data"}
-    return next((known[n] for n in names if n in known), "internal")
 
 
 def _failed(message: str, error_class: str, started: float) -> dict:

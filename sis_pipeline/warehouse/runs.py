@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from sis_pipeline.warehouse.schema import SYNC_RUN_STATUSES, sync_runs
 
@@ -56,3 +56,12 @@ def finish_sync_run(
     )
     if result.rowcount != 1:
         raise LookupError(f"sync run {run_id} for {integration} was never started")
+
+
+def read_sync_run(engine: Engine, run_id: str, integration: str) -> dict | None:
+    """One integration's run record, or None if the run never got as far as starting it."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(sync_runs).where(sync_runs.c.run_id == run_id, sync_runs.c.integration == integration)
+        ).one_or_none()
+    return row._asdict() if row else None
