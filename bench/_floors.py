@@ -3,6 +3,7 @@
 import io
 import time
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import psycopg
@@ -22,21 +23,22 @@ from sis_pipeline.warehouse.schema import ENTITY_TABLES
 CSV_OPTIONS = pa_csv.WriteOptions(include_header=False, quoting_style="all_valid")
 
 
+def _count(provider, started: float, collection: str) -> dict:
+    # When each collection starts and ends shows which one is the critical path of the fetch.
+    began = time.perf_counter() - started
+    records = sum(len(page) for page in provider.iter_pages(collection))
+    return {"records": records, "began_s": round(began, 2), "ended_s": round(time.perf_counter() - started, 2)}
+
+
 def fetch_floor(integration: IntegrationConfig) -> dict:
-    """Every page of every collection fetched and parsed, counted and dropped, with extract.py's parallelism."""
+    """Every page of every delivered collection fetched and parsed, counted and dropped, as extract.py runs them."""
     provider = OneRosterProvider(integration)
-    started = time.perf_counter()
-
-    def count(collection: str) -> dict:
-        # When each collection starts and ends shows which one is the critical path of the fetch.
-        began = time.perf_counter() - started
-        records = sum(len(page) for page in provider.iter_pages(collection))
-        return {"records": records, "began_s": round(began, 2), "ended_s": round(time.perf_counter() - started, 2)}
-
     try:
+        modes = provider.collection_modes()
+        delivered = [collection for collection in provider.collections if modes[collection] != "absent"]
         started = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=provider.client.limiter.max_concurrency) as pool:
-            per_collection = dict(zip(provider.collections, pool.map(count, provider.collections)))
+        with ThreadPoolExecutor(max_workers=max(1, provider.parallel)) as pool:
+            per_collection = dict(zip(delivered, pool.map(partial(_count, provider, started), delivered)))
         seconds = time.perf_counter() - started
         requests = provider.client.stats.requests
     finally:

@@ -26,10 +26,10 @@ class IntegrationConfig(BaseModel):
 
     name: str = Field(pattern=r"^[a-z0-9_]+$")
     provider: str
-    base_url: str
+    base_url: str | None = None
     token_url: str | None = None
-    client_id_env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    client_secret_env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    client_id_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    client_secret_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     page_size: int = Field(default=1000, ge=1, le=50_000)
     requests_per_minute: int | None = Field(default=None, ge=1)
     max_concurrency: int | None = Field(default=None, ge=1, le=64)
@@ -129,9 +129,12 @@ def _check_integration(source: Path, integration: IntegrationConfig, env) -> Non
         provider = provider_class(integration.provider)
     except KeyError as exc:
         raise ConfigError(f"{where}, field 'provider': {exc.args[0]}") from None
+    for field in getattr(provider, "required_fields", ()):
+        if getattr(integration, field) is None:
+            raise ConfigError(f"{where}, field {field!r}: required for provider {integration.provider}")
     for field in ("client_id_env", "client_secret_env"):
         variable = getattr(integration, field)
-        if not env.get(variable):
+        if variable is not None and not env.get(variable):
             raise ConfigError(f"{where}, field {field!r}: environment variable {variable} is not set")
     try:
         provider.check_config(integration)

@@ -24,8 +24,10 @@ def extract_collection(provider, collection: str, out_dir: Path, since: datetime
     return result
 
 
-def extract(provider, out_dir: Path, since: datetime | None = None, parallel: int = 1) -> dict[str, dict]:
-    """Handles of the raw datasets, one per collection; collections are fetched `parallel` at a time."""
-    with ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="extract") as pool:
-        futures = {c: pool.submit(extract_collection, provider, c, out_dir, since) for c in provider.collections}
-        return {collection: future.result() for collection, future in futures.items()}
+def extract(provider, out_dir: Path, since: datetime | None = None) -> dict[str, dict]:
+    """Handles of the raw datasets of every delivered collection (with its mode), `provider.parallel` at a time."""
+    modes = provider.collection_modes()
+    delivered = [collection for collection in provider.collections if modes[collection] != "absent"]
+    with ThreadPoolExecutor(max_workers=max(1, provider.parallel), thread_name_prefix="extract") as pool:
+        futures = {c: pool.submit(extract_collection, provider, c, out_dir, since) for c in delivered}
+        return {collection: future.result() | {"mode": modes[collection]} for collection, future in futures.items()}

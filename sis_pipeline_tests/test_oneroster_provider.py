@@ -95,3 +95,13 @@ def test_imsx_error_body_is_read_leniently(district, write_config):
 def test_token_refresh_is_due_at_half_life_or_the_margin_whichever_is_first(lifetime, margin, due):
     token = AccessToken(value=None, issued_at=0.0, lifetime=lifetime)
     assert token.refresh_due_at(margin) == due
+
+
+@pytest.mark.parametrize("credentials_in", ["basic", "form"])
+def test_client_credentials_in_basic_auth_or_form_body(district, write_config, credentials_in):
+    provider = provider_for(district, write_config, options={"credentials_in": credentials_in})
+    try:
+        assert len(all_ids(provider, "schools")) == district.totals()["schools"]
+    finally:
+        provider.close()
+    assert provider.client.auth.refreshes == 1

@@ -50,8 +50,8 @@ def build_roster_assets(partitions: dg.StaticPartitionsDefinition) -> list:
             provider = sis.open(name)
             started = time.perf_counter()
             try:
-                raw = extract(provider, staging.run_dir(name, context.run_id) / "raw", parallel=provider.client.limiter.max_concurrency)
-                api = provider.client.stats.as_dict() | {"token_refreshes": provider.client.auth.refreshes}
+                raw = extract(provider, staging.run_dir(name, context.run_id) / "raw")
+                api = provider.api_stats()
             finally:
                 provider.close()
         context.add_output_metadata(
@@ -93,43 +93,55 @@ def build_roster_assets(partitions: dg.StaticPartitionsDefinition) -> list:
         """Each student linked to one stable student_uid, and SIS-vs-local conflicts settled by the integration's strategy."""
         name = context.partition_key
         entities = dict(normalized_rosters["entities"])
+        resolved = 0
         with recorded_failure(context, warehouse):
             strategy = sis.integration(name).conflict_strategy
-            students = assign_student_uids(
-                read_frame(entities["students"]["valid"]["path"]), read_student_mappings(warehouse.engine(), name)
-            )
-            students = resolve_conflicts(strategy, students)
-            out = staging.run_dir(name, context.run_id) / "resolved" / "students.parquet"
-            entities["students"] = {**entities["students"], "valid": write_frame(out, students)}
-        context.add_output_metadata({"conflict_strategy": strategy, "students": len(students)})
+            if "students" in entities:
+                students = assign_student_uids(
+                    read_frame(entities["students"]["valid"]["path"]), read_student_mappings(warehouse.engine(), name)
+                )
+                students = resolve_conflicts(strategy, students)
+                out = staging.run_dir(name, context.run_id) / "resolved" / "students.parquet"
+                entities["students"] = {**entities["students"], "valid": write_frame(out, students)}
+                resolved = len(students)
+        context.add_output_metadata({"conflict_strategy": strategy, "students": resolved})
         return {"mode": normalized_rosters["mode"], "entities": entities}
 
     @dg.multi_asset(
         partitions_def=partitions,
         group_name="warehouse",
-        specs=[dg.AssetSpec(["warehouse", entity], deps=["resolved_rosters"], kinds={"sql"}, description=TABLE_MEANINGS[entity]) for entity in ENTITIES],
+        specs=[
+            dg.AssetSpec(
+                ["warehouse", entity], deps=["resolved_rosters"], kinds={"sql"}, description=TABLE_MEANINGS[entity], skippable=True
+            )
+            for entity in ENTITIES
+        ],
         ins={"resolved_rosters": dg.AssetIn()},
     )
     def warehouse_tables(context: dg.AssetExecutionContext, resolved_rosters: dict, warehouse: WarehouseResource):
         """The district's roster tables, loaded in one transaction per integration."""
         name = context.partition_key
         entities = resolved_rosters["entities"]
-        full = resolved_rosters["mode"] == "full"
+        loaded_entities = [entity for entity in ENTITIES if entity in entities]
+        full = {entity: resolved_rosters["mode"] == "full" and entities[entity]["mode"] == "bulk" for entity in loaded_entities}
         started = time.perf_counter()
         with recorded_failure(context, warehouse):
             loaded = load_integration(
                 warehouse.engine(),
                 name,
-                {entity: iter_frames(entities[entity]["valid"]["path"]) for entity in ENTITIES},
+                {entity: iter_frames(entities[entity]["valid"]["path"]) for entity in loaded_entities},
                 full=full,
                 run_id=context.run_id,
-                rejected={entity: read_frame(entities[entity]["rejected"]["path"]) for entity in ENTITIES},
-                counts_extra={"fetched": {entity: entities[entity]["fetched"] for entity in ENTITIES}},
+                rejected={entity: read_frame(entities[entity]["rejected"]["path"]) for entity in loaded_entities},
+                counts_extra={"fetched": {entity: entities[entity]["fetched"] for entity in loaded_entities}},
             )
         seconds = round(time.perf_counter() - started, 2)
-        for entity in ENTITIES:
+        for entity in loaded_entities:
             counts = entity_counts(entities[entity], loaded[entity])
-            yield dg.MaterializeResult(asset_key=["warehouse", entity], metadata={**counts, "load_duration_s": seconds})
+            yield dg.MaterializeResult(
+                asset_key=["warehouse", entity],
+                metadata={**counts, "mode": entities[entity]["mode"], "load_duration_s": seconds},
+            )
 
     return [raw_rosters, normalized_rosters, resolved_rosters, warehouse_tables]
 

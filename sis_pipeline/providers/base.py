@@ -25,12 +25,23 @@ class Provider(Protocol):
     """One SIS dialect: what it serves, how to page it, what changed since a watermark."""
 
     kind: ClassVar[str]
+    # integrations.yaml fields this provider cannot work without (checked before any work starts)
+    required_fields: ClassVar[tuple[str, ...]]
     collections: ClassVar[tuple[str, ...]]
     normalizer: ClassVar[Normalizer]
 
     @classmethod
     def check_config(cls, integration: IntegrationConfig) -> None:
         """Refuse an unusable configuration: raise ValueError('field: what is wrong')."""
+
+    # how many collections may be fetched at the same time
+    parallel: int
+
+    def collection_modes(self) -> dict[str, str]:
+        """Per collection: `bulk` (the complete set), `delta` (only changes) or `absent` (not delivered)."""
+
+    def api_stats(self) -> dict:
+        """Request statistics of this provider's calls so far (empty for providers that read files)."""
 
     def iter_pages(self, collection: str, since: datetime | None = None) -> Iterator[RawPage]:
         """Every record of a collection, page by page; only those changed at or after `since` if given."""

@@ -48,6 +48,7 @@ def service_version(integration: IntegrationConfig) -> str:
 
 class OneRosterProvider:
     kind = "oneroster"
+    required_fields = ("base_url", "token_url", "client_id_env", "client_secret_env")
     collections = tuple(ENDPOINTS)
     normalizer = OneRosterNormalizer()
 
@@ -58,8 +59,6 @@ class OneRosterProvider:
             raise ValueError(f"options: unknown option(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(KNOWN_OPTIONS))}")
         if service_version(integration) not in VERSION_SUFFIXES:
             raise ValueError(f"options.version: {integration.options['version']!r} is not 1.1 or 1.2")
-        if not integration.token_url:
-            raise ValueError("token_url: required for provider oneroster (the OAuth 2.0 token endpoint)")
         if integration.options.get("credentials_in", "basic") not in ("basic", "form"):
             raise ValueError("options.credentials_in: must be 'basic' (HTTP Basic) or 'form' (form body)")
 
@@ -86,6 +85,16 @@ class OneRosterProvider:
             max_concurrency=integration.max_concurrency or DEFAULT_MAX_CONCURRENCY,
             describe_error=describe_imsx_error,
         )
+
+    @property
+    def parallel(self) -> int:
+        return self.client.limiter.max_concurrency
+
+    def collection_modes(self) -> dict[str, str]:
+        return dict.fromkeys(self.collections, "bulk")
+
+    def api_stats(self) -> dict:
+        return self.client.stats.as_dict() | {"token_refreshes": self.client.auth.refreshes}
 
     def iter_pages(self, collection: str, since: datetime | None = None) -> Iterator[list[dict]]:
         path, list_key = ENDPOINTS[collection]

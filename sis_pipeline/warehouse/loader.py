@@ -48,12 +48,15 @@ def load_integration(
     integration: str,
     datasets: Mapping[str, Iterable[pd.DataFrame]],
     *,
-    full: bool,
+    full: bool | Mapping[str, bool],
     run_id: str,
     rejected: Mapping[str, pd.DataFrame] | None = None,
     counts_extra: Mapping[str, Any] | None = None,
 ) -> dict[str, EntityCounts]:
     """Load every entity of `datasets`, the rejected records, and close the started run as success.
+
+    `full` says whether the staged set is the entity's complete set (archive what is missing), for
+    all entities at once or per entity (a CSV drop may carry a bulk file for one and a delta for another).
 
     All of it commits together or not at all; on an exception the caller closes the run as
     failed (`finish_sync_run(engine, ...)`). The run's counts record each entity's counts, the
@@ -68,7 +71,9 @@ def load_integration(
         # Rejections first: a full sync must not archive a row that was listed but rejected.
         rejected_counts = _write_rejected(conn, backend, integration, run_id, rejected or {}, now)
         counts = {
-            entity: _load_entity(conn, backend, integration, entity, chunks, full=full, params=params)
+            entity: _load_entity(
+                conn, backend, integration, entity, chunks, full=full if isinstance(full, bool) else full[entity], params=params
+            )
             for entity, chunks in datasets.items()
         }
         run_counts = {entity: entity_counts.as_dict() for entity, entity_counts in counts.items()}
