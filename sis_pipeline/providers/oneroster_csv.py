@@ -1,0 +1,199 @@
+"""OneRoster CSV (1.1 and 1.2) delivered as a zip or a folder, e.g. a nightly SFTP drop.
+
+Rows become the same records the REST binding serves, so one normaliser reads both. Bulk files are
+the entity's complete set (what is gone is archived); delta files carry only changed rows.
+"""
+
+import logging
+import re
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+from sis_pipeline.config import IntegrationConfig
+from sis_pipeline.errors import DataError
+from sis_pipeline.normalize.oneroster import OneRosterNormalizer
+from sis_pipeline.providers.csv_package import CsvPackage, CsvPackageError
+
+log = logging.getLogger(__name__)
+
+PAGE_ROWS = 5000
+KNOWN_OPTIONS = {"path"}
+TEACHER_ROLES = {"teacher"}
+# collection -> the package file it is read from
+FILES = {
+    "schools": "orgs",
+    "academicSessions": "academicSessions",
+    "courses": "courses",
+    "classes": "classes",
+    "students": "users",
+    "teachers": "users",
+    "enrollments": "enrollments",
+    "demographics": "demographics",
+}
+_USER_ID = re.compile(r"\{\s*([^:{}]+?)\s*:\s*([^{}]*?)\s*\}")
+
+
+def split_list(cell: str | None) -> list[str]:
+    return [item.strip() for item in (cell or "").split(",") if item.strip()]
+
+
+def refs(cell: str | None) -> list[dict]:
+    return [{"sourcedId": item} for item in split_list(cell)]
+
+
+def ref(cell: str | None) -> dict | None:
+    return {"sourcedId": cell} if cell else None
+
+
+def user_ids(cell: str | None) -> list[dict]:
+    """`{stateId:CA123},{district:77}` as OneRoster userIds."""
+    return [{"type": kind, "identifier": value} for kind, value in _USER_ID.findall(cell or "")]
+
+
+def _compact(record: dict) -> dict:
+    """Empty fields are omitted, as in the REST binding."""
+    return {key: value for key, value in record.items() if value not in (None, "", [])}
+
+
+class OneRosterCsvProvider:
+    kind = "oneroster_csv"
+    required_fields = ()
+    collections = tuple(FILES)
+    normalizer = OneRosterNormalizer()
+    parallel = 1
+
+    @classmethod
+    def check_config(cls, integration: IntegrationConfig) -> None:
+        unknown = set(integration.options) - KNOWN_OPTIONS
+        if unknown:
+            raise ValueError(f"options: unknown option(s) {', '.join(sorted(unknown))}; known: path")
+        path = integration.options.get("path")
+        if not path:
+            raise ValueError("options.path: required: the package's zip file or folder")
+        if not Path(path).exists():
+            raise ValueError(f"options.path: {path} does not exist")
+
+    def __init__(self, integration: IntegrationConfig):
+        self.integration = integration
+        try:
+            self.package = CsvPackage(integration.options["path"])
+        except CsvPackageError as exc:
+            raise DataError(str(exc)) from None
+        self._roles: dict[str, list[dict]] | None = None
+
+    def collection_modes(self) -> dict[str, str]:
+        return {collection: self.package.mode(file) for collection, file in FILES.items()}
+
+    def api_stats(self) -> dict:
+        return {}
+
+    def iter_pages(self, collection: str, since: datetime | None = None) -> Iterator[list[dict]]:
+        file = FILES[collection]
+        bulk = self.package.mode(file) == "bulk"
+        convert = getattr(self, f"_{file}")
+        page: list[dict] = []
+        for row in self.package.rows(file):
+            if bulk and not row.get("status"):
+                row["status"] = "active"  # bulk files leave status blank: every row is current
+            record = convert(row, collection)
+            if record is not None:
+                page.append(_compact(record))
+                if len(page) >= PAGE_ROWS:
+                    yield page
+                    page = []
+        if page:
+            yield page
+
+    def close(self) -> None:
+        self.package.close()
+
+    @staticmethod
+    def _common(row: dict) -> dict:
+        return {"sourcedId": row.get("sourcedId"), "status": row.get("status"), "dateLastModified": row.get("dateLastModified")}
+
+    def _orgs(self, row: dict, collection: str) -> dict | None:
+        if (row.get("type") or "").lower() != "school":
+            return None  # the district and other non-school orgs are not schools
+        return self._common(row) | {
+            "name": row.get("name"),
+            "type": row.get("type"),
+            "identifier": row.get("identifier"),
+            "parent": ref(row.get("parentSourcedId")),
+        }
+
+    def _academicSessions(self, row: dict, collection: str) -> dict:
+        return self._common(row) | {
+            key: row.get(key) for key in ("title", "type", "startDate", "endDate", "schoolYear")
+        } | {"parent": ref(row.get("parentSourcedId"))}
+
+    def _courses(self, row: dict, collection: str) -> dict:
+        return self._common(row) | {
+            "title": row.get("title"),
+            "courseCode": row.get("courseCode"),
+            "org": ref(row.get("orgSourcedId")),
+            "grades": split_list(row.get("grades")),
+        }
+
+    def _classes(self, row: dict, collection: str) -> dict:
+        return self._common(row) | {
+            "title": row.get("title"),
+            "classCode": row.get("classCode"),
+            "classType": row.get("classType"),
+            "course": ref(row.get("courseSourcedId")),
+            "school": ref(row.get("schoolSourcedId")),
+            "terms": refs(row.get("termSourcedIds")),
+            "periods": split_list(row.get("periods")),
+        }
+
+    def _users(self, row: dict, collection: str) -> dict | None:
+        roles = self._roles_of(row)
+        primary = next((r for r in roles if r.get("roleType") == "primary"), roles[0] if roles else None)
+        role = (primary or {}).get("role") or (row.get("role") or "").lower()
+        wanted = role == "student" if collection == "students" else role in TEACHER_ROLES
+        if not wanted:
+            return None
+        orgs = refs(row.get("orgSourcedIds")) or [{"sourcedId": r["orgSourcedId"]} for r in roles if r.get("orgSourcedId")]
+        return self._common(row) | {
+            "enabledUser": row.get("enabledUser"),
+            "role": role,
+            "orgs": orgs,
+            "primaryOrg": ref(row.get("primaryOrgSourcedId")) or (ref(primary.get("orgSourcedId")) if primary else None),
+            "username": row.get("username"),
+            "userIds": user_ids(row.get("userIds")),
+            "givenName": row.get("givenName"),
+            "familyName": row.get("familyName"),
+            "middleName": row.get("middleName"),
+            "preferredFirstName": row.get("preferredGivenName"),
+            "identifier": row.get("identifier"),
+            "email": row.get("email"),
+            "grades": split_list(row.get("grades")),
+        }
+
+    def _roles_of(self, row: dict) -> list[dict]:
+        """1.2 keeps roles in roles.csv; read it once, keyed by user."""
+        if self.package.version != "1.2":
+            return []
+        if self._roles is None:
+            self._roles = defaultdict(list)
+            if self.package.mode("roles") != "absent":
+                for role in self.package.rows("roles"):
+                    self._roles[role.get("userSourcedId", "")].append(
+                        {**role, "role": (role.get("role") or "").lower(), "roleType": (role.get("roleType") or "").lower()}
+                    )
+        return self._roles.get(row.get("sourcedId", ""), [])
+
+    def _enrollments(self, row: dict, collection: str) -> dict:
+        return self._common(row) | {
+            "class": ref(row.get("classSourcedId")),
+            "school": ref(row.get("schoolSourcedId")),
+            "user": ref(row.get("userSourcedId")),
+            "role": row.get("role"),
+            "primary": row.get("primary"),
+            "beginDate": row.get("beginDate"),
+            "endDate": row.get("endDate"),
+        }
+
+    def _demographics(self, row: dict, collection: str) -> dict:
+        return self._common(row) | {"birthDate": row.get("birthDate"), "sex": row.get("sex")}

@@ -1,0 +1,139 @@
+"""OneRoster CSV drops: bulk and delta files, 1.1 and 1.2 headers, and the dirt real packages carry."""
+
+import zipfile
+
+import yaml
+from sqlalchemy import select
+
+from sis_pipeline.warehouse import create_warehouse_engine
+from sis_pipeline.warehouse.schema import ENTITY_TABLES, rejected_records
+from sis_pipeline_tests.test_sync_pipeline import warehouse_counts
+
+ORGS = """sourcedId,status,dateLastModified,name,type,identifier,parentSourcedId
+dst-1,,,Springfield Public Schools,district,900,
+sch-1,,,Lincoln Elementary,school,101,dst-1
+sch-2,,,"Adams Middle School, Annex",school,102,dst-1
+"""
+SESSIONS = """sourcedId,status,dateLastModified,title,type,startDate,endDate,parentSourcedId,schoolYear
+sy-1,,,2026-2027,schoolYear,2026-08-15,2027-06-15,,2027
+trm-1,,,Fall,semester,2026-08-15,2027-01-10,sy-1,2027
+"""
+COURSES = """sourcedId,status,dateLastModified,schoolYearSourcedId,title,courseCode,grades,orgSourcedId,subjects,subjectCodes
+crs-1,,,sy-1,Math 5,M5,05,sch-1,,
+"""
+CLASSES = """sourcedId,status,dateLastModified,title,grades,courseSourcedId,classCode,classType,location,schoolSourcedId,termSourcedIds,subjects,subjectCodes,periods
+cls-1,,,Math 5 - A,05,crs-1,M5-A,scheduled,,sch-1,"trm-1,sy-1",,,"1,2"
+"""
+# header typos a reader should fix: lower-case, trailing space; one it cannot: "famlyName" -> too far? no: close enough
+USERS = """sourcedId,status,dateLastModified,enabledUser,orgSourcedIds,role,username,userIds,givenname,familyName ,middleName,identifier,email,sms,phone,agentSourcedIds,grades,password
+stu-1,,,true,"sch-1,sch-2",student,zoe,"{stateId:CA100},{district:7}",Zoë,O'Brien,,1001,,,,,05,
+stu-2,,,true,sch-1,student,ana,{stateId:CA101},Ana,Smith-Jones,,1002,,,,,KG,
+stu-3,,,true,sch-1,student,bad,,Bo,,,1003,,,,,05,
+tch-1,,,true,sch-1,teacher,mrs.k,,Kim,Nguyễn,,T1,,,,,,
+par-1,,,true,sch-1,parent,dad,,Al,O'Brien,,,,,,,,
+"""
+ENROLLMENTS = """sourcedId,status,dateLastModified,classSourcedID,schoolSourcedId,userSourcedId,role,primary,beginDate,endDate
+enr-1,,,cls-1,sch-1,stu-1,student,false,2026-08-15,2027-01-10
+enr-2,,,cls-1,sch-1,stu-2,student,false,1/05/2023,2027-01-10
+enr-3,,,cls-1,sch-1,stu-99,student,false,2026-08-15,2027-01-10
+enr-4,,,cls-1,sch-1,tch-1,teacher,true,2026-08-15,2027-01-10
+"""
+DEMOGRAPHICS = """sourcedId,status,dateLastModified,birthDate,sex,americanIndianOrAlaskaNative
+stu-1,,,2016-03-04,female,false
+stu-2,,,2021-01-30,male,false
+"""
+FILES = {
+    "orgs": ORGS, "academicSessions": SESSIONS, "courses": COURSES, "classes": CLASSES,
+    "users": USERS, "enrollments": ENROLLMENTS, "demographics": DEMOGRAPHICS,
+}
+
+
+def manifest(modes: dict[str, str], version: str = "1.1") -> str:
+    lines = ["propertyName,value", "manifest.version,1.0", f"oneroster.version,{version}"]
+    every = ["academicSessions", "categories", "classes", "classResources", "courses", "courseResources",
+             "demographics", "enrollments", "lineItems", "orgs", "resources", "results", "users"]
+    lines += [f"file.{name},{modes.get(name, 'absent')}" for name in every]
+    return "\n".join(lines) + "\n"
+
+
+def write_package(path, files: dict[str, str], modes: dict[str, str], *, as_zip: bool, dirty_encoding: bool = True):
+    """A package as real drops arrive: UTF-8 with a byte-order mark and CRLF line endings."""
+    contents = {"manifest.csv": manifest(modes)} | {f"{name}.csv": text for name, text in files.items()}
+    encode = (lambda text: "\ufeff" + text.replace("\n", "\r\n")) if dirty_encoding else (lambda text: text)
+    if as_zip:
+        with zipfile.ZipFile(path, "w") as archive:
+            for name, text in contents.items():
+                archive.writestr(f"export/{name}", encode(text).encode("utf-8"))
+    else:
+        path.mkdir()
+        for name, text in contents.items():
+            (path / name).write_bytes(encode(text).encode("utf-8"))
+    return path
+
+
+def csv_config(tmp_path, package) -> str:
+    config = tmp_path / "integrations.yaml"
+    config.write_text(yaml.safe_dump({"integrations": [
+        {"name": "springfield", "provider": "oneroster_csv", "options": {"path": str(package)}},
+    ]}))
+    return config
+
+
+def rejected(url: str) -> dict[str, str]:
+    engine = create_warehouse_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(select(rejected_records.c.source_id, rejected_records.c.reasons)).all()
+    engine.dispose()
+    return dict(rows)
+
+
+def test_a_dirty_bulk_package_loads_its_good_rows_and_rejects_the_rest_with_reasons(tmp_path, sync, warehouse_url):
+    package = write_package(tmp_path / "drop.zip", FILES, dict.fromkeys(FILES, "bulk"), as_zip=True)
+    result = sync(csv_config(tmp_path, package), warehouse_url)
+    assert result["status"] == "success", result
+    entities = result["entities"]
+    assert {e: c["inserted"] for e, c in entities.items()} == {
+        "schools": 2, "terms": 2, "courses": 1, "sections": 1, "students": 2, "teachers": 1, "enrollments": 2,
+    }
+    assert (entities["students"]["rejected"], entities["enrollments"]["rejected"]) == (1, 2)
+    reasons = rejected(warehouse_url)
+    assert set(reasons) == {"stu-3", "enr-2", "enr-3"}
+    assert "last_name" in reasons["stu-3"]
+    assert "begin_date" in reasons["enr-2"] and "1/05/2023" in reasons["enr-2"]
+    assert "stu-99" in reasons["enr-3"]
+
+    engine = create_warehouse_engine(warehouse_url)
+    with engine.connect() as conn:
+        zoe = conn.execute(select(ENTITY_TABLES["students"]).where(ENTITY_TABLES["students"].c.source_id == "stu-1")).one()
+        section = conn.execute(select(ENTITY_TABLES["sections"])).one()
+        school = conn.execute(select(ENTITY_TABLES["schools"]).where(ENTITY_TABLES["schools"].c.source_id == "sch-2")).one()
+    engine.dispose()
+    assert (zoe.first_name, zoe.last_name, zoe.state_id, zoe.school_source_id) == ("Zoë", "O'Brien", "CA100", "sch-1")
+    assert (zoe.grade_level, str(zoe.birth_date), zoe.status) == ("05", "2016-03-04", "active")
+    assert (section.term_source_ids, section.periods) == ("trm-1,sy-1", "1,2")
+    assert school.name == "Adams Middle School, Annex"
+
+
+def test_delta_files_apply_only_their_rows_and_absent_files_touch_nothing(tmp_path, sync, sqlite_url):
+    bulk = write_package(tmp_path / "bulk", FILES, dict.fromkeys(FILES, "bulk"), as_zip=False)
+    sync(csv_config(tmp_path, bulk), sqlite_url)
+    before = warehouse_counts(sqlite_url, active_only=True)
+
+    delta_users = (
+        USERS.splitlines()[0] + "\n"
+        + "stu-1,active,2026-11-20T10:00:00.000Z,true,sch-1,student,zoe,{stateId:CA100},Zoey,O'Brien,,1001,,,,,06,\n"
+        + "stu-2,tobedeleted,2026-11-20T10:00:00.000Z,true,sch-1,student,ana,{stateId:CA101},Ana,Smith-Jones,,1002,,,,,KG,\n"
+        + "stu-4,,2026-11-20T10:00:00.000Z,true,sch-1,student,new,,Cy,Lee,,1004,,,,,05,\n"
+    )
+    delta = write_package(tmp_path / "delta", {"users": delta_users}, {"users": "delta"}, as_zip=False)
+    (tmp_path / "integrations.yaml").unlink()
+    result = sync(csv_config(tmp_path, delta), sqlite_url)
+    assert result["status"] == "success", result
+    assert set(result["entities"]) == {"students", "teachers"}
+    students = result["entities"]["students"]
+    assert (students["updated"], students["archived"], students["rejected"], students["inserted"]) == (2, 1, 1, 0)
+    assert "status" in rejected(sqlite_url)["stu-4"]  # a delta row must say what happened to it
+    after = warehouse_counts(sqlite_url, active_only=True)
+    assert after == before | {"students": before["students"] - 1}
+    # teachers were absent from the delta rows: a delta never archives by absence
+    assert result["entities"]["teachers"]["archived"] == 0
