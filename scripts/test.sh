@@ -19,5 +19,7 @@ if [[ ! -x .venv/bin/python ]]; then
     "$python" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+# A provider shipped as its own package: the plugin tests use it through its entry point.
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e sis_pipeline_tests/plugins/example_provider
 bash scripts/ensure_postgres.sh
 .venv/bin/python -m pytest -q "$@"

@@ -34,6 +34,7 @@ class Provider(Protocol):
     def check_config(cls, integration: IntegrationConfig) -> None:
         """Refuse an unusable configuration: raise ValueError('field: what is wrong')."""
 
+    integration: IntegrationConfig  # the configuration the provider was opened with
     # how many collections may be fetched at the same time
     parallel: int
 

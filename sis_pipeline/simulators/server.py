@@ -20,6 +20,7 @@ import uvicorn
 from sis_pipeline.simulators.district import District
 from sis_pipeline.simulators.generated import ROOTS
 from sis_pipeline.simulators.oneroster_app import SimulatorState, create_oneroster_app
+from sis_pipeline.simulators.oneroster_csv import cli as oneroster_csv_cli
 from sis_pipeline.simulators.settings import PAGING_HEADER_MODES, SimulatorSettings
 
 LOOPBACK = "127.0.0.1"
@@ -240,12 +241,16 @@ def _parser() -> argparse.ArgumentParser:
     oneroster.add_argument("--default-limit", type=int, default=100)
     oneroster.add_argument("--max-limit", type=int, default=10_000)
     oneroster.add_argument("--access-log", action="store_true", help="log each request (slower)")
+    csv_package = simulators.add_parser("oneroster-csv", help="write a OneRoster CSV package (zip or folder)")
+    oneroster_csv_cli.add_arguments(csv_package)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """`sis-pipeline simulate oneroster ...`: serve until interrupted."""
     args = _parser().parse_args(argv)
+    if args.simulator == "oneroster-csv":
+        return oneroster_csv_cli.run(args)
     settings = SimulatorSettings(
         client_id=args.client_id, client_secret=args.client_secret, token_ttl=args.token_ttl, token_path=args.token_path,
         paging_headers=args.paging_headers, default_limit=args.default_limit, max_limit=args.max_limit,
