@@ -59,8 +59,8 @@ def run_frames(run_dir: Path) -> dict[str, Path]:
 
 def _plain_table(entity: str, names: list[str]) -> Table:
     """The warehouse table's column types, without its key, indexes or bookkeeping columns."""
-    source = ENTITY_TABLES[entity]
-    return Table(entity, MetaData(), *(Column(name, source.c[name].type, nullable=source.c[name].nullable) for name in names))
+    source = ENTITY_TABLES[entity].c
+    return Table(entity, MetaData(), *(Column(name, source[name].type, nullable=source[name].nullable) for name in names))
 
 
 def copy_floor(database_url: str, frames: dict[str, Path]) -> dict:
@@ -70,7 +70,8 @@ def copy_floor(database_url: str, frames: dict[str, Path]) -> dict:
         arrow = {entity: pq.read_table(path) for entity, path in frames.items()}
         # Created and committed first, so COPY into a table made in the same transaction takes no shortcut.
         for entity, table in arrow.items():
-            conn.execute(str(CreateTable(_plain_table(entity, table.column_names)).compile(dialect=postgresql.dialect())))
+            ddl = CreateTable(_plain_table(entity, table.column_names)).compile(dialect=postgresql.dialect())
+            conn.execute(str(ddl))
         conn.commit()
         seconds = 0.0
         for entity in list(arrow):

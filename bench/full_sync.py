@@ -85,13 +85,14 @@ def timed_sync(config, config_file: Path, resources: dict, instance: dg.DagsterI
 
 
 def warehouse_counts(engine) -> dict[str, int]:
+    query = "SELECT count(*) FROM {} WHERE integration = :name"
     with engine.connect() as conn:
-        query = "SELECT count(*) FROM {} WHERE integration = :name"
-        return {entity: conn.execute(text(query.format(entity)), {"name": INTEGRATION}).scalar_one() for entity in TOTAL_KEYS}
+        return {e: conn.execute(text(query.format(e)), {"name": INTEGRATION}).scalar_one() for e in TOTAL_KEYS}
 
 
 def run(args, scratch: Path, databases: list[str]) -> dict:
     staging_dir = scratch / "staging"
+    load_at_start = os.getloadavg()[0]  # other work on a 2-core machine moves every number
     # A random secret per run: it reaches the simulator through its environment and never our output.
     settings = SimulatorSettings(client_secret=secrets.token_urlsafe(24), max_limit=max(10_000, args.page_size))
     progress(f"starting the simulator ({args.students} students) in its own process")
@@ -105,12 +106,14 @@ def run(args, scratch: Path, databases: list[str]) -> dict:
         # What sync_instance() gives the CLI without DAGSTER_HOME; ours, so we can read step timings back.
         instance = dg.DagsterInstance.ephemeral()
 
+        rss_at_start = peak_rss_mib()  # imports and Dagster loaded, before any roster is
         progress("full sync into a fresh database")
         full = timed_sync(config, config_file, resources, instance)
         engine = resources["warehouse"].engine()
         counts = warehouse_counts(engine)
         wrong = {e: (counts[e], totals[k]) for e, k in TOTAL_KEYS.items() if counts[e] != totals[k]}
         check(not wrong, f"warehouse rows differ from the simulator's totals (rows, total): {wrong}")
+        rows = sum(counts.values())
 
         progress("unchanged re-sync")
         resync = timed_sync(config, config_file, resources, instance)
@@ -127,24 +130,32 @@ def run(args, scratch: Path, databases: list[str]) -> dict:
         check(not short, f"fetch floor counts differ from the simulator's totals (fetched, total): {short}")
     # The simulator is our only child, reaped by now: its whole life's peak memory and CPU.
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    simulator = {"peak_rss_mib": peak_rss_mib(resource.RUSAGE_CHILDREN), "cpu_seconds": round(children.ru_utime + children.ru_stime, 1)}
+    simulator = {
+        "peak_rss_mib": peak_rss_mib(resource.RUSAGE_CHILDREN),
+        "cpu_seconds": round(children.ru_utime + children.ru_stime, 1),
+    }
 
     progress("COPY floor: the run's valid rows into plain tables")
     databases.append(create_database())
     copy = copy_floor(databases[1], run_frames(staging_dir / INTEGRATION / full["run_id"]))
-    check(copy["records"] == sum(counts.values()), f"COPY floor loaded {copy['records']} rows, the sync {sum(counts.values())}")
+    check(copy["records"] == rows, f"COPY floor loaded {copy['records']} rows, the sync {rows}")
 
     return {
         "benchmark": "full_sync",
         "students": args.students,
         "page_size": args.page_size,
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "postgresql": server_version()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "postgresql": server_version(),
+            "load_average_1m": {"start": round(load_at_start, 2), "end": round(os.getloadavg()[0], 2)},
+        },
         "simulator_totals": totals,
         "warehouse_rows": counts,
         "phases": {"full_sync": full, "resync": resync, "fetch_floor": fetch, "copy_floor": copy},
-        "records": {"full_sync": sum(counts.values()), "resync": sum(counts.values())},
-        "peak_rss_mib": {"after_full_sync": full["peak_rss_mib"], "benchmark": peak_rss_mib()},
+        "records": {"full_sync": rows, "resync": rows},
+        "peak_rss_mib": {"before_sync": rss_at_start, "after_full_sync": full["peak_rss_mib"], "benchmark": peak_rss_mib()},
         "simulator": simulator,
     }
 

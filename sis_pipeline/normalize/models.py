@@ -79,6 +79,8 @@ class _Person(_Record):
     username: Series[str] = pa.Field(nullable=True)
     school_source_id: Series[str] = pa.Field(nullable=True)
     enabled: Series[pa.BOOL] = pa.Field(nullable=True)
+    # the id this person had before the SIS re-keyed its records (Infinite Campus's 1.1 -> 1.2 upgrade)
+    legacy_source_id: Series[str] = pa.Field(nullable=True)
 
 
 class Student(_Person):

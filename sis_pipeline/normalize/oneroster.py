@@ -106,6 +106,7 @@ _PERSON_COLUMNS = {
     "email": (v.text, "email"),
     "username": (v.text, "username"),
     "enabled": (v.boolean, "enabledUser"),
+    "legacy_source_id": (v.text, "metadata.ic.legacysourceId"),
 }
 # canonical column -> (conversion, field path in the OneRoster record); columns needing more than one
 # field (a person's school, a teacher's role, a student's demographics) are derived in the normaliser.

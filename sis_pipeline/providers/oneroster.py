@@ -2,6 +2,7 @@
 
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import httpx
@@ -46,43 +47,67 @@ def service_version(integration: IntegrationConfig) -> str:
     )
 
 
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a OneRoster service lives and how it wants its token asked for."""
+
+    version: str
+    service_root: str
+    token_url: str
+    credentials_in: str
+
+
 class OneRosterProvider:
     kind = "oneroster"
     required_fields = ("base_url", "token_url", "client_id_env", "client_secret_env")
+    known_options = KNOWN_OPTIONS
     collections = tuple(ENDPOINTS)
     normalizer = OneRosterNormalizer()
+    default_requests_per_minute: int | None = None
+    default_max_concurrency = DEFAULT_MAX_CONCURRENCY
 
     @classmethod
     def check_config(cls, integration: IntegrationConfig) -> None:
-        unknown = set(integration.options) - KNOWN_OPTIONS
+        unknown = set(integration.options) - cls.known_options
         if unknown:
-            raise ValueError(f"options: unknown option(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(KNOWN_OPTIONS))}")
-        if service_version(integration) not in VERSION_SUFFIXES:
-            raise ValueError(f"options.version: {integration.options['version']!r} is not 1.1 or 1.2")
+            known = ", ".join(sorted(cls.known_options))
+            raise ValueError(f"options: unknown option(s) {', '.join(sorted(unknown))}; known: {known}")
         if integration.options.get("credentials_in", "basic") not in ("basic", "form"):
             raise ValueError("options.credentials_in: must be 'basic' (HTTP Basic) or 'form' (form body)")
+        if cls.endpoint(integration).version not in VERSION_SUFFIXES:
+            raise ValueError(f"options.version: {integration.options['version']!r} is not 1.1 or 1.2")
+
+    @classmethod
+    def endpoint(cls, integration: IntegrationConfig) -> Endpoint:
+        return Endpoint(
+            version=service_version(integration),
+            service_root=integration.base_url,
+            token_url=integration.token_url,
+            credentials_in=integration.options.get("credentials_in", "basic"),
+        )
 
     def __init__(self, integration: IntegrationConfig):
         self.integration = integration
-        self.version = service_version(integration)
+        endpoint = self.endpoint(integration)
+        self.version = endpoint.version
         client_id, client_secret = integration.credentials()
         verify = bool(integration.options.get("verify_tls", True))
         self._http = httpx.Client(timeout=DEFAULT_TIMEOUT, verify=verify)
         scope = integration.options.get("scope")
         auth = ClientCredentialsAuth(
             self._http,
-            integration.token_url,
+            endpoint.token_url,
             client_id,
             client_secret,
-            credentials_in=integration.options.get("credentials_in", "basic"),
+            credentials_in=endpoint.credentials_in,
             extra_form={"scope": scope} if scope else None,
         )
         self.client = ApiClient(
-            integration.base_url,
+            endpoint.service_root,
             auth,
             http=self._http,
-            requests_per_minute=integration.requests_per_minute,
-            max_concurrency=integration.max_concurrency or DEFAULT_MAX_CONCURRENCY,
+            requests_per_minute=integration.requests_per_minute or self.default_requests_per_minute,
+            max_concurrency=integration.max_concurrency or self.default_max_concurrency,
             describe_error=describe_imsx_error,
         )
 

@@ -1,4 +1,4 @@
-"""One stable `student_uid` per child: reuse the uid already linked to a source id, mint one otherwise."""
+"""One stable `student_uid` per child: reuse the uid already linked to an id of theirs, mint one otherwise."""
 
 import uuid
 
@@ -6,13 +6,16 @@ import pandas as pd
 
 
 def assign_student_uids(students: pd.DataFrame, known: pd.DataFrame) -> pd.DataFrame:
-    """`students` with a `student_uid` column; `known` maps source_id -> student_uid for the integration.
+    """`students` with a `student_uid` column; `known` holds the integration's links (id_type, source_id, student_uid).
 
-    Uids are random UUIDs, never derived from a source id, so a changed source id can later be
-    re-linked to the same child (alternate-id matching arrives with the identity issue).
+    Matched first by the same source id, then by the record's legacy id (the id it had before the SIS
+    re-keyed it, which was a source id then). Uids are random UUIDs, never derived from a source id,
+    so a changed source id is re-linked to the same child instead of minting a duplicate.
     """
     linked = known.drop_duplicates("source_id").set_index("source_id")["student_uid"]
     uids = students["source_id"].map(linked).astype(object)
+    if "legacy_source_id" in students:
+        uids = uids.where(uids.notna(), students["legacy_source_id"].map(linked))
     new = uids.isna()
     uids.loc[new] = [str(uuid.uuid4()) for _ in range(int(new.sum()))]
     return students.assign(student_uid=uids)

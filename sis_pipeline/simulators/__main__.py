@@ -1,4 +1,4 @@
-"""`python -m sis_pipeline.simulators oneroster --students 1000 --port 0`"""
+"""`python -m sis_pipeline.simulators oneroster|powerschool --students 1000 --port 0`"""
 
 import sys
 

@@ -18,7 +18,7 @@ from sis_pipeline.simulators.admin import admin_routes
 from sis_pipeline.simulators.auth import TokenStore, bearer_token, token_endpoint
 from sis_pipeline.simulators.district import District
 from sis_pipeline.simulators.filters import FilterError, parse_filter
-from sis_pipeline.simulators.generated import ROOTS
+from sis_pipeline.simulators import infinite_campus
 from sis_pipeline.simulators.overlay import RosterOverlay, UnknownRecord
 from sis_pipeline.simulators.settings import SimulatorSettings
 
@@ -104,7 +104,8 @@ def _project(records: list[dict], fields: str | None) -> list[dict]:
 
 
 def _version_routes(state: SimulatorState, version: str) -> list[Route]:
-    root = ROOTS[version]
+    root = state.settings.roots()[version]
+    campus = state.settings.flavour == "infinite_campus"
 
     async def list_collection(request: Request) -> Response:
         collection = request.path_params["collection"]
@@ -123,12 +124,16 @@ def _version_routes(state: SimulatorState, version: str) -> list[Route]:
         except FilterError as error:
             return imsx_error(400, "invalid_filter_field", str(error), error.field)
         total, records = state.roster.page(collection, offset, limit, version, record_filter)
+        if campus:
+            records = infinite_campus.present(records, version)
         headers = _paging_headers(request, state.settings.paging_headers, total, offset, limit)
         records = _project(records, request.query_params.get("fields"))
         return json_response({ENVELOPES[collection][0]: records}, headers=headers)
 
     async def get_record(request: Request) -> Response:
         collection, sourced_id = request.path_params["collection"], request.path_params["sourced_id"]
+        if campus:
+            sourced_id = infinite_campus.current_id(sourced_id)
         state.requests[f"{root}/{collection}/{{sourcedId}}"] += 1
         if denied := _unauthorised(request, state):
             return denied
@@ -136,6 +141,8 @@ def _version_routes(state: SimulatorState, version: str) -> list[Route]:
             record = state.roster.find(collection, sourced_id, version)
         except UnknownRecord as error:
             return imsx_error(404, "unknownobject", str(error), "sourcedId")
+        if campus:
+            record = infinite_campus.present([record], version)[0]
         return json_response({ENVELOPES[collection][1]: record})
 
     return [
@@ -150,10 +157,13 @@ def create_oneroster_app(district: District, settings: SimulatorSettings | None 
 
     async def issue_token(request: Request) -> Response:
         state.requests[state.settings.token_path] += 1
+        if state.settings.flavour == "infinite_campus":
+            if refused := await infinite_campus.require_app_name(request, state.settings.app_name):
+                return refused
         return await token_endpoint(request, state.settings, state.tokens)
 
     routes = [Route(state.settings.token_path, issue_token, methods=["POST"]), *admin_routes(state)]
-    for version in ROOTS:
+    for version in state.settings.roots():
         routes.extend(_version_routes(state, version))
     app = Starlette(routes=routes)
     app.state.simulator = state

@@ -1,4 +1,4 @@
-"""Run the OneRoster simulator: in a background thread, in a child process, or from the command line.
+"""Run a simulator (OneRoster or PowerSchool): in a background thread, in a child process, or from the command line.
 
 Both runners bind the listening socket themselves (port 0 picks a free port), so parallel test
 sessions never race for a port, and both expose the same helpers for the admin API.
@@ -13,21 +13,46 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import httpx
 import uvicorn
 
 from sis_pipeline.simulators.district import District
-from sis_pipeline.simulators.generated import ROOTS
 from sis_pipeline.simulators.oneroster_app import SimulatorState, create_oneroster_app
 from sis_pipeline.simulators.oneroster_csv import cli as oneroster_csv_cli
-from sis_pipeline.simulators.settings import PAGING_HEADER_MODES, SimulatorSettings
+from sis_pipeline.simulators.powerschool import PowerSchoolSettings, PowerSchoolState, create_powerschool_app
+from sis_pipeline.simulators.powerschool.cli import add_settings_options, settings_from_options, settings_options
+from sis_pipeline.simulators.settings import FLAVOURS, PAGING_HEADER_MODES, SimulatorSettings
 
 LOOPBACK = "127.0.0.1"
 CLIENT_ID_ENV = "SIS_SIM_CLIENT_ID"
 CLIENT_SECRET_ENV = "SIS_SIM_CLIENT_SECRET"
 _BASE_URL_LINE = "base_url "
 _STARTUP_TIMEOUT_SECONDS = 30.0
+POWERSCHOOL_ROOTS = {"powerschool_api": "/ws/v1", "powerschool_schema": "/ws/schema/table"}
+
+
+def _oneroster_options(settings: SimulatorSettings) -> list[str]:
+    return [
+        "--token-ttl", str(settings.token_ttl), "--token-path", settings.token_path,
+        "--paging-headers", settings.paging_headers,
+        "--default-limit", str(settings.default_limit), "--max-limit", str(settings.max_limit),
+        "--flavour", settings.flavour, "--app-name", settings.app_name,
+    ]
+
+
+class SimulatorKind(NamedTuple):
+    create_app: Callable[[District, Any], Any]
+    settings_type: type
+    # Command-line options that give a child process these settings (credentials travel in the environment).
+    settings_options: Callable[[Any], list[str]]
+
+
+KINDS = {
+    "oneroster": SimulatorKind(create_oneroster_app, SimulatorSettings, _oneroster_options),
+    "powerschool": SimulatorKind(create_powerschool_app, PowerSchoolSettings, settings_options),
+}
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -58,7 +83,7 @@ class _SimulatorClient:
     """URLs and admin-API helpers shared by the thread and process runners."""
 
     base_url: str
-    settings: SimulatorSettings
+    settings: SimulatorSettings | PowerSchoolSettings
 
     @property
     def client_id(self) -> str:
@@ -73,7 +98,7 @@ class _SimulatorClient:
         return f"{self.base_url}{self.settings.token_path}"
 
     def oneroster_root(self, version: str = "1.2") -> str:
-        return f"{self.base_url}{ROOTS[version]}"
+        return f"{self.base_url}{self.settings.roots()[version]}"
 
     def _admin(self, method: str, path: str, payload=None):
         response = httpx.request(method, f"{self.base_url}/admin/{path}", json=payload, timeout=60.0)
@@ -104,17 +129,19 @@ class SimulatorServer(_SimulatorClient):
     """The simulator on a free loopback port, served from a background thread of this process."""
 
     def __init__(
-        self, students: int = 1000, *, seed: int = 42, school_year: int = 2027, settings: SimulatorSettings | None = None
+        self, students: int = 1000, *, kind: str = "oneroster", seed: int = 42, school_year: int = 2027,
+        settings: SimulatorSettings | PowerSchoolSettings | None = None,
     ):
+        self.kind = kind
         self.district = District(students, seed, school_year)
-        self.settings = settings or SimulatorSettings()
-        self.app = create_oneroster_app(self.district, self.settings)
+        self.settings = settings or KINDS[kind].settings_type()
+        self.app = KINDS[kind].create_app(self.district, self.settings)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
 
     @property
-    def state(self) -> SimulatorState:
+    def state(self) -> SimulatorState | PowerSchoolState:
         """The live roster, tokens and counters, for in-process inspection."""
         return self.app.state.simulator
 
@@ -123,7 +150,7 @@ class SimulatorServer(_SimulatorClient):
         self.base_url = f"http://{LOOPBACK}:{self._socket.getsockname()[1]}"
         self._server = _uvicorn_server(self.app)
         self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._socket]}, name="oneroster-simulator", daemon=True
+            target=self._server.run, kwargs={"sockets": [self._socket]}, name=f"{self.kind}-simulator", daemon=True
         )
         self._thread.start()
         try:
@@ -150,22 +177,21 @@ class SimulatorProcess(_SimulatorClient):
     """The simulator in a child Python process, so serving never competes with the client's GIL."""
 
     def __init__(
-        self, students: int = 1000, *, seed: int = 42, school_year: int = 2027, settings: SimulatorSettings | None = None
+        self, students: int = 1000, *, kind: str = "oneroster", seed: int = 42, school_year: int = 2027,
+        settings: SimulatorSettings | PowerSchoolSettings | None = None,
     ):
+        self.kind = kind
         self.students, self.seed, self.school_year = students, seed, school_year
-        self.settings = settings or SimulatorSettings()
+        self.settings = settings or KINDS[kind].settings_type()
         self._process: subprocess.Popen | None = None
         self._reader: threading.Thread | None = None
         self._lines: queue.Queue[str | None] = queue.Queue()
 
     def _command(self) -> list[str]:
-        settings = self.settings
         return [
-            sys.executable, "-m", "sis_pipeline.simulators", "oneroster",
+            sys.executable, "-m", "sis_pipeline.simulators", self.kind,
             "--students", str(self.students), "--seed", str(self.seed), "--school-year", str(self.school_year),
-            "--port", "0", "--token-ttl", str(settings.token_ttl), "--token-path", settings.token_path,
-            "--paging-headers", settings.paging_headers,
-            "--default-limit", str(settings.default_limit), "--max-limit", str(settings.max_limit),
+            "--port", "0", *KINDS[self.kind].settings_options(self.settings),
         ]
 
     def _drain_stdout(self) -> None:
@@ -178,7 +204,7 @@ class SimulatorProcess(_SimulatorClient):
         # Credentials travel in the environment, never on the command line where `ps` shows them.
         env = {**os.environ, CLIENT_ID_ENV: self.settings.client_id, CLIENT_SECRET_ENV: self.settings.client_secret}
         self._process = subprocess.Popen(self._command(), stdout=subprocess.PIPE, text=True, env=env)
-        self._reader = threading.Thread(target=self._drain_stdout, name="oneroster-simulator-stdout", daemon=True)
+        self._reader = threading.Thread(target=self._drain_stdout, name=f"{self.kind}-simulator-stdout", daemon=True)
         self._reader.start()
         deadline = time.monotonic() + _STARTUP_TIMEOUT_SECONDS
         try:
@@ -218,21 +244,27 @@ class SimulatorProcess(_SimulatorClient):
         self._process = self._reader = None
 
 
+def _add_district_arguments(parser: argparse.ArgumentParser, port: int) -> None:
+    """Options every served simulator shares: the district, where to listen, the client credentials."""
+    parser.add_argument("--students", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--school-year", type=int, default=2027, help="the ending year, as OneRoster names it")
+    parser.add_argument("--host", default=LOOPBACK)
+    parser.add_argument("--port", type=int, default=port, help="0 picks a free port")
+    parser.add_argument("--client-id", default=os.environ.get(CLIENT_ID_ENV, "demo-client"))
+    parser.add_argument(
+        "--client-secret", default=os.environ.get(CLIENT_SECRET_ENV, "demo-secret"), help=f"prefer ${CLIENT_SECRET_ENV}"
+    )
+    parser.add_argument("--access-log", action="store_true", help="log each request (slower)")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sis-pipeline simulate", description="Serve a synthetic district over a SIS API.")
     simulators = parser.add_subparsers(dest="simulator", required=True)
     oneroster = simulators.add_parser("oneroster", help="OneRoster 1.1 and 1.2 REST with OAuth client credentials")
-    oneroster.add_argument("--students", type=int, default=1000)
-    oneroster.add_argument("--seed", type=int, default=42)
-    oneroster.add_argument("--school-year", type=int, default=2027, help="the ending year, as OneRoster names it")
-    oneroster.add_argument("--host", default=LOOPBACK)
-    oneroster.add_argument("--port", type=int, default=8201, help="0 picks a free port")
-    oneroster.add_argument("--client-id", default=os.environ.get(CLIENT_ID_ENV, "demo-client"))
-    oneroster.add_argument(
-        "--client-secret", default=os.environ.get(CLIENT_SECRET_ENV, "demo-secret"), help=f"prefer ${CLIENT_SECRET_ENV}"
-    )
+    _add_district_arguments(oneroster, port=8201)
     oneroster.add_argument("--token-ttl", type=int, default=3600, help="access token lifetime in seconds")
-    oneroster.add_argument("--token-path", default="/oauth/token")
+    oneroster.add_argument("--token-path", help="default /oauth/token (/campus/oauth2/token for infinite_campus)")
     oneroster.add_argument("--paging-headers", choices=PAGING_HEADER_MODES, default="all")
     oneroster.add_argument(
         "--no-paging-headers", dest="paging_headers", action="store_const", const="none",
@@ -240,29 +272,42 @@ def _parser() -> argparse.ArgumentParser:
     )
     oneroster.add_argument("--default-limit", type=int, default=100)
     oneroster.add_argument("--max-limit", type=int, default=10_000)
-    oneroster.add_argument("--access-log", action="store_true", help="log each request (slower)")
+    oneroster.add_argument("--flavour", choices=FLAVOURS, default="oneroster", help="infinite_campus: Campus URLs and ids")
+    oneroster.add_argument("--app-name", default="district", help="the Campus application name (infinite_campus)")
     csv_package = simulators.add_parser("oneroster-csv", help="write a OneRoster CSV package (zip or folder)")
     oneroster_csv_cli.add_arguments(csv_package)
+    powerschool = simulators.add_parser("powerschool", help="PowerSchool plugin REST API (/ws/v1, /ws/schema/table)")
+    _add_district_arguments(powerschool, port=8202)
+    add_settings_options(powerschool)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`sis-pipeline simulate oneroster ...`: serve until interrupted."""
+    """`sis-pipeline simulate oneroster|powerschool ...`: serve until interrupted."""
     args = _parser().parse_args(argv)
     if args.simulator == "oneroster-csv":
         return oneroster_csv_cli.run(args)
+    district = District(args.students, args.seed, args.school_year)
+    if args.simulator == "powerschool":
+        settings = settings_from_options(args, args.client_id, args.client_secret)
+        return _serve(create_powerschool_app(district, settings), settings, args, "PowerSchool", POWERSCHOOL_ROOTS)
     settings = SimulatorSettings(
         client_id=args.client_id, client_secret=args.client_secret, token_ttl=args.token_ttl, token_path=args.token_path,
         paging_headers=args.paging_headers, default_limit=args.default_limit, max_limit=args.max_limit,
+        flavour=args.flavour, app_name=args.app_name,
     )
-    app = create_oneroster_app(District(args.students, args.seed, args.school_year), settings)
+    roots = {f"oneroster_{version}": root for version, root in settings.roots().items()}
+    return _serve(create_oneroster_app(district, settings), settings, args, "OneRoster", roots)
+
+
+def _serve(app, settings, args: argparse.Namespace, title: str, roots: dict[str, str]) -> int:
     sock = bind_socket(args.host, args.port)
     host = f"[{args.host}]" if ":" in args.host else args.host
     base_url = f"http://{host}:{sock.getsockname()[1]}"
-    print(f"OneRoster simulator: {args.students} students, seed {args.seed}, school year {args.school_year}")
+    print(f"{title} simulator: {args.students} students, seed {args.seed}, school year {args.school_year}")
     print(f"{_BASE_URL_LINE}{base_url}")
-    for version, root in ROOTS.items():
-        print(f"oneroster_{version} {base_url}{root}")
+    for name, root in roots.items():
+        print(f"{name} {base_url}{root}")
     print(f"token_url {base_url}{settings.token_path}")
     print(f"client_id {settings.client_id}", flush=True)
     _uvicorn_server(app, access_log=args.access_log).run(sockets=[sock])

@@ -3,6 +3,7 @@
 from dataclasses import asdict, dataclass, field
 
 PAGING_HEADER_MODES = ("all", "total_only", "link_only", "none")
+FLAVOURS = ("oneroster", "infinite_campus")
 # Settings a test may change while the server runs; credentials and paths are fixed at start.
 RUNTIME_SETTINGS = ("paging_headers", "default_limit", "max_limit", "token_ttl")
 
@@ -12,12 +13,30 @@ class SimulatorSettings:
     client_id: str = "demo-client"
     client_secret: str = field(default="demo-secret", repr=False)
     token_ttl: int = 3600
-    token_path: str = "/oauth/token"
+    token_path: str | None = None  # None: the flavour's own token path
     paging_headers: str = "all"
     default_limit: int = 100
     max_limit: int = 10_000
+    # "oneroster" (plain roots) or "infinite_campus" (Campus URL layout, appName, 1.1 -> 1.2 id change)
+    flavour: str = "oneroster"
+    app_name: str = "district"
+
+    @classmethod
+    def infinite_campus(cls, app_name: str = "district", **settings) -> "SimulatorSettings":
+        return cls(flavour="infinite_campus", app_name=app_name, **settings)
+
+    def roots(self) -> dict[str, str]:
+        """The service root of each OneRoster version this simulator serves."""
+        from sis_pipeline.simulators.generated import ROOTS
+        from sis_pipeline.simulators.infinite_campus import campus_roots
+
+        return campus_roots(self.app_name) if self.flavour == "infinite_campus" else dict(ROOTS)
 
     def __post_init__(self):
+        if self.token_path is None:
+            from sis_pipeline.simulators.infinite_campus import TOKEN_PATH
+
+            self.token_path = TOKEN_PATH if self.flavour == "infinite_campus" else "/oauth/token"
         self.validate()
 
     def validate(self) -> None:
@@ -27,6 +46,8 @@ class SimulatorSettings:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.flavour not in FLAVOURS:
+            raise ValueError(f"flavour must be one of {FLAVOURS}, got {self.flavour!r}")
         if not self.token_path.startswith("/"):
             raise ValueError(f"token_path must start with '/', got {self.token_path!r}")
 

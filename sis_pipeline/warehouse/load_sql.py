@@ -100,13 +100,29 @@ def link_new_student_source_ids(stage: Table) -> str:
     """Map each staged source id that has no mapping yet, to the uid the warehouse already holds if any.
 
     Runs before the students upsert: rule 'source_id' when the warehouse already knows the source
-    id (its stored uid wins, as a load never rewrites one), 'new' when the child is new.
+    id (its stored uid wins, as a load never rewrites one), 'legacy_source_id' when the identity
+    step re-linked a re-keyed record to a child the integration already knows, 'new' otherwise.
     """
     return f"""
 INSERT INTO student_mappings (integration, id_type, source_id, student_uid, rule, linked_at)
 SELECT :integration, 'source_id', staged.source_id, COALESCE(existing.student_uid, staged.student_uid),
-       CASE WHEN existing.source_id IS NULL THEN 'new' ELSE 'source_id' END, :now
+       CASE WHEN existing.source_id IS NOT NULL THEN 'source_id'
+            WHEN EXISTS (SELECT 1 FROM student_mappings AS known
+                         WHERE known.integration = :integration AND known.student_uid = staged.student_uid)
+            THEN 'legacy_source_id'
+            ELSE 'new' END,
+       :now
 FROM {stage.name} AS staged
 LEFT JOIN students AS existing ON existing.integration = :integration AND existing.source_id = staged.source_id
 WHERE true
+ON CONFLICT (integration, id_type, source_id) DO NOTHING"""
+
+
+def link_legacy_student_ids(stage: Table) -> str:
+    """Keep each staged legacy id as an alternate id of its child, so later re-keys still find them."""
+    return f"""
+INSERT INTO student_mappings (integration, id_type, source_id, student_uid, rule, linked_at)
+SELECT :integration, 'legacy_source_id', staged.legacy_source_id, staged.student_uid, 'legacy_source_id', :now
+FROM {stage.name} AS staged
+WHERE staged.legacy_source_id IS NOT NULL
 ON CONFLICT (integration, id_type, source_id) DO NOTHING"""

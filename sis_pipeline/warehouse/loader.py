@@ -125,6 +125,7 @@ def _load_entity(
     newly_tobedeleted = _scalar(conn, load_sql.count_newly_tobedeleted(table, stage), params)
     if entity == "students":
         conn.execute(load_sql.bind(load_sql.link_new_student_source_ids(stage)), params)
+        conn.execute(load_sql.bind(load_sql.link_legacy_student_ids(stage)), params)
     inserted, updated = backend.upsert(conn, load_sql.upsert(table, stage), table, stage, params)
     archived_absent = conn.execute(load_sql.bind(load_sql.archive_absent(table, stage)), params).rowcount if full else 0
     stage.drop(conn)

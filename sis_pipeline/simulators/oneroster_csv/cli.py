@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="the zip to write, or the folder with --folder")
     parser.add_argument("--version", dest="oneroster_version", choices=sorted(DATA_FILES), default="1.1")
     parser.add_argument("--folder", action="store_true", help="write a folder of CSV files instead of a zip")
-    parser.add_argument("--seed", type=int, default=42, help="the same seed gives the records the REST simulator serves")
+    parser.add_argument("--seed", type=int, default=42, help="the same seed gives the REST simulator's records")
     parser.add_argument("--school-year", type=int, default=2027, help="the ending year, as OneRoster names it")
     parser.add_argument(
         "--dirty", action="store_true",

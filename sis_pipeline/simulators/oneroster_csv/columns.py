@@ -96,7 +96,10 @@ class CsvFile:
 _ORGS = CsvFile("orgs", "orgs", (*_plain("name", "type", "identifier"), ("parentSourcedId", ref("parent"))))
 _SESSIONS = CsvFile(
     "academicSessions", "academicSessions",
-    (*_plain("title", "type", "startDate", "endDate"), ("parentSourcedId", ref("parent")), ("schoolYear", text("schoolYear"))),
+    (
+        *_plain("title", "type", "startDate", "endDate"), ("parentSourcedId", ref("parent")),
+        ("schoolYear", text("schoolYear")),
+    ),
 )
 _COURSES = CsvFile(
     "courses", "courses",

@@ -23,7 +23,8 @@ READER_EXPECTATIONS = {
     "header_case": (FIX, "header differs from the spec only in letter case: match case-insensitively and warn"),
     "header_whitespace": (FIX, "header carries surrounding whitespace: strip it and warn"),
     "header_misspelled": (
-        REJECT_FILE, "a required column is missing and an unknown header stands in its place: reject the file, never guess",
+        REJECT_FILE,
+        "a required column is missing and an unknown header stands in its place: reject the file, never guess",
     ),
     "duplicate_rows": (FIX, "row repeats the previous row byte for byte: keep one and warn"),
     "us_dates": (

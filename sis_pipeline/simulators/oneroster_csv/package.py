@@ -55,6 +55,7 @@ def export_csv_package(
     """
     if version not in DATA_FILES:
         raise ValueError(f"OneRoster CSV version must be one of {sorted(DATA_FILES)}, got {version!r}")
+    out = Path(out)
     roster = district if isinstance(district, RosterOverlay) else RosterOverlay(district)
     files = DATA_FILES[version]
     file_modes = _file_modes(version, files, modes or {})
@@ -64,14 +65,14 @@ def export_csv_package(
     injector = DirtInjector(dirt or Dirt(), roster)
 
     row_counts = {}
-    with _package(Path(out), as_zip) as open_text:
+    with _package(out, as_zip) as open_text:
         _write_manifest(open_text, injector, version, file_modes)
         for csv_file in files:
             mode = file_modes[csv_file.key]
             if mode != ABSENT:
                 selection = Selection(roster, csv_file.collection, version, watermark if mode == DELTA else None)
                 row_counts[csv_file.key] = _write_data_file(open_text, injector, csv_file, selection)
-    return PackageInfo(Path(out), version, file_modes, row_counts, injector.reports())
+    return PackageInfo(out, version, file_modes, row_counts, injector.reports())
 
 
 def _file_modes(version: str, files: tuple[CsvFile, ...], modes: dict[str, str]) -> dict[str, str]:

@@ -14,6 +14,8 @@ from sis_pipeline.simulators.overlay import RosterOverlay
 from sis_pipeline.simulators.timestamps import format_ms, parse_ms
 
 PAGE = 4096
+# A delta page re-scans generated timestamps when `since` falls inside their window, so take big pages.
+DELTA_PAGE = 1 << 16
 
 
 def _removed_positions(member: LiveCollection) -> list[int]:
@@ -59,8 +61,8 @@ class Selection:
     def _changed(self, member: LiveCollection) -> Iterator[dict]:
         changed = self._changed_filter()
         total = member.window(0, 0, changed)[0]
-        for offset in range(0, total, PAGE):
-            for position in member.window(offset, PAGE, changed)[1]:
+        for offset in range(0, total, DELTA_PAGE):
+            for position in member.window(offset, DELTA_PAGE, changed)[1]:
                 yield member.record_at(position, self.version)
 
     def _removed(self, member: LiveCollection) -> Iterator[dict]:
