@@ -5,6 +5,8 @@ import zipfile
 import yaml
 from sqlalchemy import select
 
+from sis_pipeline.simulators import District
+from sis_pipeline.simulators.oneroster_csv import Dirt, export_csv_package
 from sis_pipeline.warehouse import create_warehouse_engine
 from sis_pipeline.warehouse.schema import ENTITY_TABLES, rejected_records
 from sis_pipeline_tests.test_sync_pipeline import warehouse_counts
@@ -137,3 +139,25 @@ def test_delta_files_apply_only_their_rows_and_absent_files_touch_nothing(tmp_pa
     assert after == before | {"students": before["students"] - 1}
     # teachers were absent from the delta rows: a delta never archives by absence
     assert result["entities"]["teachers"]["archived"] == 0
+
+
+def test_a_generated_dirty_package_loads_exactly_the_rows_it_should(tmp_path, sync, warehouse_url, caplog):
+    district = District(300, seed=11)
+    dirt = Dirt(
+        bom=True, crlf=True, header_case=True, header_whitespace=True, header_misspelled=True,
+        duplicate_rows=3, us_dates=3, orphan_enrollments=3,
+    )
+    info = export_csv_package(district, tmp_path / "drop.zip", version="1.2", dirt=dirt)
+    result = sync(csv_config(tmp_path, info.path), warehouse_url)
+    assert result["status"] == "success", result
+
+    bad_birth_dates = set(info.dirt["us_dates"].rows["demographics.csv"])
+    bad_enrollments = set(info.dirt["us_dates"].rows["enrollments.csv"]) | set(info.dirt["orphan_enrollments"].rows["enrollments.csv"])
+    assert set(rejected(warehouse_url)) == bad_birth_dates | bad_enrollments
+    counts = {entity: district.collections[entity].count() for entity in ("students", "teachers", "enrollments")}
+    entities = result["entities"]
+    assert entities["students"]["inserted"] == counts["students"] - len(bad_birth_dates)
+    assert entities["teachers"]["inserted"] == counts["teachers"]
+    assert entities["enrollments"]["inserted"] == counts["enrollments"] - len(bad_enrollments)
+    # misspelt and mis-cased headers are read as the headers they mean, and said so
+    assert "'userSorucedId' read as 'userSourcedId'" in caplog.text

@@ -18,7 +18,7 @@ def normalize_integration(integration: IntegrationConfig, normalizer, raw: dict[
     """Per delivered entity: handles of the valid and rejected datasets, its mode, and the counts a district reads."""
     frames: dict[str, pd.DataFrame] = {}
     results: dict[str, dict] = {}
-    complete_ids: dict[str, pd.Index] = {}  # ids of entities delivered in full: references can be checked
+    complete_ids: dict[str, pd.Index] = {}  # ids of entities delivered in bulk: references into them can be checked
     delivered = [entity for entity in ENTITIES if normalizer.sources[entity][0] in raw]
     for position, entity in enumerate(delivered):
         started = time.perf_counter()
@@ -32,8 +32,8 @@ def normalize_integration(integration: IntegrationConfig, normalizer, raw: dict[
         if entity == "enrollments":
             valid, reasons = _reject_orphans(valid, reasons, complete_ids)
         mode = raw[sources[0]]["mode"]
-        if mode == "bulk":
-            complete_ids[entity] = pd.Index(valid["source_id"])
+        if mode == "bulk":  # a rejected record still exists: referring to it is not an orphan
+            complete_ids[entity] = pd.Index(frame["source_id"].dropna())
         payloads = read_lines(raw[sources[0]]["path"], reasons.index)
         rejected = pd.DataFrame(
             {
@@ -65,7 +65,7 @@ def _read(raw: dict[str, dict], collection: str, schema) -> pd.DataFrame:
 
 
 def _reject_orphans(valid: pd.DataFrame, reasons: pd.Series, complete_ids: dict[str, pd.Index]):
-    """Enrollments must name a student or teacher and a section that this sync loads.
+    """Enrollments must name a student or teacher and a section that this sync delivers.
 
     Only references into entities delivered in full are checked: a delta file's enrollment may name
     a student the warehouse already holds.

@@ -39,4 +39,4 @@ def validate(entity: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]
 def orphan_reasons(frame: pd.DataFrame, column: str, known: pd.Index, what: str) -> pd.Series:
     """Reasons for rows whose reference in `column` names nothing among `known` ids of this sync."""
     missing = frame[column].notna() & ~frame[column].isin(known)
-    return f"{column}: " + frame.loc[missing, column].astype(str) + f" not found among this sync's {what}"
+    return f"{column}: " + frame.loc[missing, column].astype(str) + f" names none of this sync's {what}"
