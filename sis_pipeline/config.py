@@ -56,6 +56,21 @@ class IntegrationConfig(BaseModel):
             raise ValueError(f"unknown time zone {value!r} (use an IANA name such as America/Chicago)") from None
         return value
 
+    @field_validator("options")
+    @classmethod
+    def _extra_fields_shape(cls, options: dict[str, Any]) -> dict[str, Any]:
+        """`extra_fields: {students|teachers|sections: {json key: source field path}}` for every provider."""
+        extra = options.get("extra_fields")
+        if extra is None:
+            return options
+        entities = ("students", "teachers", "sections")
+        if not isinstance(extra, dict) or not set(extra) <= set(entities):
+            raise ValueError(f"extra_fields must map some of {', '.join(entities)} to {{json key: source field}}")
+        for entity, fields in extra.items():
+            if not isinstance(fields, dict) or not all(isinstance(k, str) and isinstance(p, str) and p for k, p in fields.items()):
+                raise ValueError(f"extra_fields.{entity} must map json keys to source field paths (strings)")
+        return options
+
     @field_validator("conflict_strategy")
     @classmethod
     def _implemented_strategy(cls, value: str) -> str:

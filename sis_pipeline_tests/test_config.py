@@ -70,6 +70,7 @@ def test_duplicate_names_refused(tmp_path):
         (("client_secret_env: OR_SECRET", "client_secret_env: OR_SECRET\n    conflict_strategy: manual"), "conflict_strategy", "not available yet"),
         (("client_secret_env: OR_SECRET", "client_secret_env: OR_SECRET\n    timezone: Mars/Olympus"), "timezone", "unknown time zone"),
         (("client_secret_env: OR_SECRET", "client_secret_env: OR_SECRET\n    options: {verison: '1.2'}"), "options", "verison"),
+        (("client_secret_env: OR_SECRET", "client_secret_env: OR_SECRET\n    options: {extra_fields: {parents: {a: b}}}"), "options", "extra_fields"),
     ],
 )
 def test_field_errors_name_the_field(tmp_path, change, field, words):

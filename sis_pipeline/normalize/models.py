@@ -69,6 +69,7 @@ class Section(_Record):
     school_source_id: Series[str] = pa.Field(nullable=True)
     term_source_ids: Series[str] = pa.Field(nullable=True)
     periods: Series[str] = pa.Field(nullable=True)
+    extra: Series[str] = pa.Field(nullable=True)  # JSON object of options.extra_fields
 
 
 class _Person(_Record):
@@ -81,6 +82,7 @@ class _Person(_Record):
     enabled: Series[pa.BOOL] = pa.Field(nullable=True)
     # the id this person had before the SIS re-keyed its records (Infinite Campus's 1.1 -> 1.2 upgrade)
     legacy_source_id: Series[str] = pa.Field(nullable=True)
+    extra: Series[str] = pa.Field(nullable=True)  # JSON object of options.extra_fields
 
 
 class Student(_Person):
@@ -117,6 +119,7 @@ MODELS: dict[str, type[_Record]] = {
     "enrollments": Enrollment,
 }
 ENTITIES = list(MODELS)
+EXTRA_FIELD_ENTITIES = ("students", "teachers", "sections")
 DATE_COLUMNS = {"terms": ["start_date", "end_date"], "students": ["birth_date"], "enrollments": ["begin_date", "end_date"]}
 
 

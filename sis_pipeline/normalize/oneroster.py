@@ -7,7 +7,7 @@ import pyarrow as pa
 
 from sis_pipeline.config import IntegrationConfig
 from sis_pipeline.normalize import values as v
-from sis_pipeline.normalize.models import columns
+from sis_pipeline.normalize.models import EXTRA_FIELD_ENTITIES, columns
 from sis_pipeline.normalize.records import REF, REFS, fields
 
 STRINGS = pa.list_(pa.string())
@@ -177,6 +177,9 @@ class OneRosterNormalizer:
         frame = pd.DataFrame({"integration": integration.name}, index=raw.index)
         for name, (convert, path) in {**_RECORD, **COLUMNS[entity]}.items():
             frame[name] = convert(v.column(raw, path))
+        if entity in EXTRA_FIELD_ENTITIES:
+            wanted = integration.options.get("extra_fields", {}).get(entity, {})
+            frame["extra"] = v.json_objects({key: v.column(raw, path) for key, path in wanted.items()}, raw.index)
         if entity in ("students", "teachers"):
             frame["school_source_id"] = school_of_person(raw)
         if entity == "teachers":

@@ -73,3 +73,12 @@ def grade(series: pd.Series) -> pd.Series:
 def joined(series: pd.Series) -> pd.Series:
     """A list cell as one comma-separated string (order kept), None when empty."""
     return text(series.map(lambda value: ",".join(str(item) for item in items(value)) or None))
+
+
+def json_objects(columns: dict[str, pd.Series], index: pd.Index) -> pd.Series:
+    """One JSON object per row from named columns (keys sorted, nulls kept); None where every value is missing."""
+    if not columns:
+        return pd.Series(None, index=index, dtype=object)
+    frame = pd.DataFrame({key: columns[key].values for key in sorted(columns)}, index=index)
+    lines = frame.to_json(orient="records", lines=True, force_ascii=False).splitlines()
+    return pd.Series(lines, index=index, dtype=object).where(frame.notna().any(axis=1), None)

@@ -28,7 +28,7 @@ ENDPOINTS = {
     "enrollments": ("enrollments", "enrollments"),
     "demographics": ("demographics", "demographics"),
 }
-KNOWN_OPTIONS = {"version", "credentials_in", "scope", "verify_tls"}
+KNOWN_OPTIONS = {"version", "credentials_in", "scope", "verify_tls", "extra_fields"}
 DEFAULT_MAX_CONCURRENCY = 4
 PROGRESS_EVERY_PAGES = 50
 

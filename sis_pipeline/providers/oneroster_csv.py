@@ -19,7 +19,7 @@ from sis_pipeline.providers.csv_package import CsvPackage, CsvPackageError
 log = logging.getLogger(__name__)
 
 PAGE_ROWS = 5000
-KNOWN_OPTIONS = {"path"}
+KNOWN_OPTIONS = {"path", "extra_fields"}
 TEACHER_ROLES = {"teacher"}
 # collection -> the package file it is read from
 FILES = {
@@ -68,7 +68,7 @@ class OneRosterCsvProvider:
     def check_config(cls, integration: IntegrationConfig) -> None:
         unknown = set(integration.options) - KNOWN_OPTIONS
         if unknown:
-            raise ValueError(f"options: unknown option(s) {', '.join(sorted(unknown))}; known: path")
+            raise ValueError(f"options: unknown option(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(KNOWN_OPTIONS))}")
         path = integration.options.get("path")
         if not path:
             raise ValueError("options.path: required: the package's zip file or folder")
@@ -111,7 +111,14 @@ class OneRosterCsvProvider:
 
     @staticmethod
     def _common(row: dict) -> dict:
-        return {"sourcedId": row.get("sourcedId"), "status": row.get("status"), "dateLastModified": row.get("dateLastModified")}
+        # `metadata.*` columns are the CSV binding's extension point: keep them as the REST binding does
+        metadata = {key[len("metadata.") :]: value for key, value in row.items() if key.startswith("metadata.") and value}
+        return {
+            "sourcedId": row.get("sourcedId"),
+            "status": row.get("status"),
+            "dateLastModified": row.get("dateLastModified"),
+            "metadata": metadata or None,
+        }
 
     def _orgs(self, row: dict, collection: str) -> dict | None:
         if (row.get("type") or "").lower() != "school":

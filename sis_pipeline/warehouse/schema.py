@@ -37,6 +37,8 @@ def _canonical_column(entity: str, name: str) -> Column:
     field = MODELS[entity].to_schema().columns[name]
     if name in KEY_COLUMNS:
         column_type = String()
+    elif name == "extra":  # queryable JSON on PostgreSQL; text holding the same JSON on SQLite
+        column_type = Text().with_variant(JSONB(), "postgresql")
     elif name in DATE_COLUMNS.get(entity, ()):
         column_type = Date()
     elif str(field.dtype).startswith("datetime64"):
