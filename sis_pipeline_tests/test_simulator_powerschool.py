@@ -6,6 +6,7 @@ port, and read it the way a client would: tolerating a bare object where a list 
 
 import json
 import re
+import time
 import tracemalloc
 from datetime import date
 
@@ -54,7 +55,8 @@ def client(sim):
 
 
 def request_token(sim, secret: str | None = None, path: str = "/oauth/access_token") -> httpx.Response:
-    return httpx.post(f"{sim.base_url}{path}", data=CLIENT_CREDENTIALS, auth=(sim.client_id, secret or sim.client_secret))
+    credentials = (sim.client_id, secret or sim.client_secret)
+    return httpx.post(f"{sim.base_url}{path}", data=CLIENT_CREDENTIALS, auth=credentials)
 
 
 def as_list(value) -> list:
@@ -157,7 +159,8 @@ def test_every_listing_serves_what_count_and_totals_say(sim, client):
     assert totals["students"] == STUDENTS and totals["schools"] == 3 and totals["terms"] == 9
 
     students = fetch_all(client, "/ws/v1/district/student", "students", "student")
-    assert len(students) == len({int(s["id"]) for s in students}) == count(client, "/ws/v1/district/student") == STUDENTS
+    assert len({int(student["id"]) for student in students}) == len(students) == STUDENTS
+    assert count(client, "/ws/v1/district/student") == STUDENTS
 
     sums, staff_ids = dict.fromkeys([total for *_, total in SCHOOL_LISTINGS], 0), set()
     for school in school_ids(client):
@@ -254,16 +257,19 @@ def test_extensions_arrive_as_table_extension_fields(client):
 
 
 def test_throttling_answers_429_with_retry_after(sim, client):
-    sim.update_settings(min_request_interval=5)
+    sim.update_settings(min_request_interval=0.5)
+    time.sleep(0.5)
     assert client.get("/ws/v1/district/school").status_code == 200
     throttled = client.get("/ws/v1/district/school")
     assert throttled.status_code == 429
-    assert throttled.headers["Retry-After"] == "5"
-    assert throttled.json() == {"message": "Too many requests: wait 5 seconds"}
+    assert throttled.headers["Retry-After"] == "1"
+    assert throttled.json() == {"message": "Too many requests: wait 1 seconds"}
     assert sim.stats()["requests"]["throttled"] >= 1
+    time.sleep(0.5)
+    assert client.get("/ws/v1/district/school").status_code == 200
 
     sim.update_settings(min_request_interval=0)
-    assert client.get("/ws/v1/district/school").status_code == 200
+    assert [client.get("/ws/v1/district/school").status_code for _ in range(3)] == [200, 200, 200]
 
 
 # --- Changes and the schema-table delta ---------------------------------------------------------
@@ -284,7 +290,8 @@ def test_schema_table_delta_returns_only_changed_records_all_as_strings(sim, cli
     by_id = {row["dcid"]: row for row in students}
     assert by_id["1000011"]["first_name"] == "Zoë" and by_id["1000011"]["last_name"]
     assert (by_id["1000022"]["enroll_status"], by_id["1000022"]["exitdate"]) == ("2", "2026-11-02")
-    assert all(NAIVE_LOCAL.fullmatch(row["transaction_date"]) and row["transaction_date"] >= watermark for row in students)
+    for changed in students:
+        assert NAIVE_LOCAL.fullmatch(changed["transaction_date"]) and changed["transaction_date"] >= watermark
     # An in-place edit moves transaction_date only; a withdrawal moves both.
     assert by_id["1000011"]["whenmodified"] < watermark <= by_id["1000022"]["whenmodified"]
 
@@ -308,7 +315,8 @@ def test_delta_inside_the_generated_window_matches_a_local_time_scan(client):
 
 def test_tables_without_transaction_date_refuse_a_delta(client):
     for table in ("schools", "terms"):
-        refused = client.get(f"/ws/schema/table/{table}", params={"projection": "*", "q": "transaction_date=ge=2026-11-01"})
+        params = {"projection": "*", "q": "transaction_date=ge=2026-11-01"}
+        refused = client.get(f"/ws/schema/table/{table}", params=params)
         assert refused.status_code == 400
         assert refused.json()["message"] == "Invalid field transaction_date"
         assert len(schema_rows(client, table, projection="*")) in (3, 9)
@@ -319,17 +327,19 @@ def test_tables_without_transaction_date_refuse_a_delta(client):
 
 def test_withdraw_reid_remove_and_restore_show_everywhere(sim, client):
     sim.apply_changes([{"op": "withdraw", "id": 1_000_005, "exit_date": "2026-11-02", "enroll_status": "T"}])
-    withdrawn = get_json(client, "/ws/v1/student/1000005", expansions="school_enrollment")["student"]["school_enrollment"]
-    assert (withdrawn["enroll_status"], withdrawn["enroll_status_code"], withdrawn["exit_date"]) == ("T", 2, "2026-11-02")
+    student = get_json(client, "/ws/v1/student/1000005", expansions="school_enrollment")["student"]
+    withdrawn = student["school_enrollment"]
+    assert withdrawn["enroll_status"] == "T" and withdrawn["enroll_status_code"] == 2
+    assert withdrawn["exit_date"] == "2026-11-02"
 
-    section = 300_002
-    roster = fetch_all(client, f"/ws/v1/section/{section}/section_enrollment", "section_enrollments", "section_enrollment")
+    roster_path = "/ws/v1/section/300002/section_enrollment"
+    roster = fetch_all(client, roster_path, "section_enrollments", "section_enrollment")
     old_id = int(roster[0]["student_id"])
     sim.apply_changes([{"op": "reid", "id": old_id, "new_id": 2_500_000}])
     assert client.get(f"/ws/v1/student/{old_id}").json() == {"message": "Record not found"}
     reborn = get_json(client, "/ws/v1/student/2500000")["student"]
     assert int(reborn["local_id"]) == 10_000_000 + old_id - 1_000_001
-    roster = fetch_all(client, f"/ws/v1/section/{section}/section_enrollment", "section_enrollments", "section_enrollment")
+    roster = fetch_all(client, roster_path, "section_enrollments", "section_enrollment")
     assert int(roster[0]["student_id"]) == 2_500_000
     assert count(client, "/ws/v1/district/student") == STUDENTS
 
@@ -404,7 +414,8 @@ def test_same_seed_gives_the_same_district_as_the_oneroster_simulator():
         assert student["name"]["last_name"] == user["familyName"]
         assert student["dateLastModified"] == user["dateLastModified"]
         enrollment = roster.record_at("section_enrollments", index * 6)
-        assert enrollment["section_id"] - dcid("sections", 0) == int(district.enrollments.record(index * 6)["class"]["sourcedId"][4:])
+        section = district.enrollments.record(index * 6)["class"]["sourcedId"]
+        assert enrollment["section_id"] - dcid("sections", 0) == int(section.removeprefix("cls-"))
 
 
 def test_a_million_students_cost_almost_no_memory(monkeypatch):
@@ -419,12 +430,13 @@ def test_a_million_students_cost_almost_no_memory(monkeypatch):
     roster.withdraw(str(students[-1]["id"]), "2026-11-02")
     for table in roster.generated.values():
         monkeypatch.setattr(table, "modified_ms_array", lambda *args: pytest.fail("scanned generated timestamps"))
-    total, changed = roster.page("students", 0, 100, change_filter(TABLES["students"], "transaction_date=ge=2026-11-01", settings))
+    since_november = change_filter(TABLES["students"], "transaction_date=ge=2026-11-01", settings)
+    total, changed = roster.page("students", 0, 100, since_november)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
 
     assert [students[0]["id"], students[-1]["id"]] == [dcid("students", 999_900), dcid("students", 999_999)]
-    assert len(body) > 40_000 and 20 <= len(enrollments) <= 30
+    assert len(body) > 20_000 and 20 <= len(enrollments) <= 30
     assert total == 1 and changed[0]["school_enrollment"]["enroll_status"] == "T"
     assert peak < 20 * 1024 * 1024
 
@@ -433,12 +445,13 @@ def test_simulator_process_serves_powerschool_with_its_settings():
     settings = PowerSchoolSettings(client_id="ps-client", client_secret="ps-secret", student_max_page_size=7,
                                    mixed_id_types=False, timezone="America/New_York")
     with SimulatorProcess(700, kind="powerschool", seed=3, settings=settings) as child:
-        token = httpx.post(child.token_url, data=CLIENT_CREDENTIALS, auth=("ps-client", "ps-secret")).json()["access_token"]
+        token_response = httpx.post(child.token_url, data=CLIENT_CREDENTIALS, auth=("ps-client", "ps-secret"))
+        token = token_response.json()["access_token"]
         bearer = {"Authorization": f"Bearer {token}"}
         response = httpx.get(f"{child.base_url}/ws/v1/district/student", params={"pagesize": 50}, headers=bearer)
         students = response.json()["students"]["student"]
-        expected_roster = PowerSchoolRoster(District(700, seed=3))
-        assert students == [render(RESOURCES["student"], record, settings) for record in expected_roster.records("students", range(7))]
+        expected = PowerSchoolRoster(District(700, seed=3)).records("students", range(7))
+        assert students == [render(RESOURCES["student"], record, settings) for record in expected]
         assert httpx.get(f"{child.base_url}/ws/v1/time").json()["timezone"] == "America/New_York"
         assert child.totals()["students"] == 700
         process = child._process

@@ -12,6 +12,7 @@ from pandera.typing import Series
 GRADE_LEVELS = ["PK", "KG", "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12", "other"]
 RECORD_STATUSES = ["active", "tobedeleted"]
 ENROLLMENT_ROLES = ["student", "teacher"]
+ENROLLMENT_STATUSES = ["active", "pre-registered", "transferred", "graduated", "inactive"]
 ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
 
 
@@ -92,6 +93,8 @@ class Student(_Person):
     birth_date: Series[str] = iso_date()
     sex: Series[str] = pa.Field(nullable=True)
     grade_level: Series[str] = pa.Field(nullable=True, isin=GRADE_LEVELS)
+    # the SIS's enrollment state of the child (PowerSchool enroll_status); None where the SIS has none
+    enrollment_status: Series[str] = pa.Field(nullable=True, isin=ENROLLMENT_STATUSES)
 
 
 class Teacher(_Person):
@@ -126,3 +129,9 @@ DATE_COLUMNS = {"terms": ["start_date", "end_date"], "students": ["birth_date"],
 def columns(entity: str) -> list[str]:
     """The canonical column order of an entity's frame."""
     return list(MODELS[entity].to_schema().columns)
+
+
+def conform(frame: pd.DataFrame, entity: str) -> pd.DataFrame:
+    """The entity's columns in order; a column this SIS does not have is all None."""
+    missing = {name: pd.Series(None, index=frame.index, dtype=object) for name in columns(entity) if name not in frame}
+    return frame.assign(**missing)[columns(entity)]

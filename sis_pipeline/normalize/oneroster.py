@@ -7,7 +7,7 @@ import pyarrow as pa
 
 from sis_pipeline.config import IntegrationConfig
 from sis_pipeline.normalize import values as v
-from sis_pipeline.normalize.models import EXTRA_FIELD_ENTITIES, columns
+from sis_pipeline.normalize.models import EXTRA_FIELD_ENTITIES, conform
 from sis_pipeline.normalize.records import REF, REFS, fields
 
 STRINGS = pa.list_(pa.string())
@@ -188,7 +188,7 @@ class OneRosterNormalizer:
             demographics = frame[["source_id"]].join(self._demographics(records["demographics"]), on="source_id")
             frame["birth_date"] = v.text(demographics["birth_date"])
             frame["sex"] = v.text(demographics["sex"])
-        return frame[columns(entity)]
+        return conform(frame, entity)
 
     @staticmethod
     def _demographics(raw: pd.DataFrame) -> pd.DataFrame:

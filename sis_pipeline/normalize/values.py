@@ -57,6 +57,20 @@ def utc_timestamp(series: pd.Series) -> pd.Series:
     return pd.to_datetime(text(series), utc=True, format="ISO8601", errors="coerce")
 
 
+def local_timestamp(series: pd.Series, timezone: str) -> pd.Series:
+    """Naive wall-clock times of the district's zone as UTC, DST-correct.
+
+    A real pipeline shifted every row by a fixed offset and was 4 h off; here the zone's rules
+    decide. In the repeated hour of a DST fall-back the earlier reading wins (a modification time
+    only needs to order changes); a time that does not exist (spring-forward) moves forward.
+    """
+    naive = pd.to_datetime(text(series), format="ISO8601", errors="coerce")
+    if naive.dt.tz is not None:  # the SIS sent an offset after all: trust it
+        return naive.dt.tz_convert("UTC")
+    local = naive.dt.tz_localize(timezone, ambiguous=np.ones(len(naive), dtype=bool), nonexistent="shift_forward")
+    return local.dt.tz_convert("UTC")
+
+
 def iso_date(series: pd.Series) -> pd.Series:
     """`YYYY-MM-DD`; a full timestamp keeps its date part; anything else is left for validation to reject."""
     cleaned = text(series)

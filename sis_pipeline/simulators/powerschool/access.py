@@ -27,7 +27,8 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
     if scheme.lower() != "basic":
         return None
     try:
-        client_id, separator, client_secret = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+        client_id, separator, client_secret = decoded.partition(":")
     except (binascii.Error, UnicodeDecodeError):
         return None
     return (client_id, client_secret) if separator else None
@@ -56,7 +57,8 @@ async def token_endpoint(request: Request, settings: PowerSchoolSettings, tokens
 def check_token(request: Request, tokens: TokenStore) -> None:
     token = bearer_token(request)
     if token is None:
-        raise ApiError(401, "Authorization required: send a Bearer access token", headers={"WWW-Authenticate": "Bearer"})
+        headers = {"WWW-Authenticate": "Bearer"}
+        raise ApiError(401, "Authorization required: send a Bearer access token", headers=headers)
     if not tokens.is_valid(token):
         headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
         raise ApiError(401, "Invalid or expired access token", headers=headers)
@@ -74,7 +76,5 @@ class Throttle:
         last = self._last_admitted.get(plugin)
         if interval > 0 and last is not None and now - last < interval:
             wait = max(1, math.ceil(interval - (now - last)))
-            raise ApiError(
-                429, f"Too many requests: wait {wait} seconds", headers={"Retry-After": str(wait)}
-            )
+            raise ApiError(429, f"Too many requests: wait {wait} seconds", headers={"Retry-After": str(wait)})
         self._last_admitted[plugin] = now

@@ -126,12 +126,14 @@ def schema_page(request: Request, state: PowerSchoolState) -> dict:
     record_filter = change_filter(table, request.query_params.get("q"), state.settings)
     offset, limit = _paging(request, state.settings, "schema_table_query")
     _, records = state.roster.page(table.source, offset, limit, record_filter)
-    return {"name": table.name, "record": [row(table, record, columns, state.roster, state.settings) for record in records]}
+    rows = [row(table, record, columns, state.roster, state.settings) for record in records]
+    return {"name": table.name, "record": rows}
 
 
 def schema_count(request: Request, state: PowerSchoolState) -> dict:
     table = schema_table(request.path_params["table"])
-    total, _ = state.roster.page(table.source, 0, 0, change_filter(table, request.query_params.get("q"), state.settings))
+    record_filter = change_filter(table, request.query_params.get("q"), state.settings)
+    total, _ = state.roster.page(table.source, 0, 0, record_filter)
     return {"count": total}
 
 
@@ -168,7 +170,8 @@ def _api_routes(state: PowerSchoolState) -> list[Route]:
     for name in SCHOOL_RESOURCES:
         resource = RESOURCES[name]
         routes.append(api_route(state, f"/ws/v1/school/{{id:int}}/{name}", partial(school_page, resource=resource)))
-        routes.append(api_route(state, f"/ws/v1/school/{{id:int}}/{name}/count", partial(school_count, resource=resource)))
+        count_path = f"/ws/v1/school/{{id:int}}/{name}/count"
+        routes.append(api_route(state, count_path, partial(school_count, resource=resource)))
     routes.append(api_route(state, "/ws/v1/section/{id:int}/section_enrollment", roster_page))
     routes.append(api_route(state, "/ws/v1/section/{id:int}/section_enrollment/count", roster_count))
     for name in SINGLE_RESOURCES:

@@ -74,7 +74,9 @@ class PowerSchoolRoster:
     def records(self, table: str, positions: Iterable[int]) -> list[dict]:
         return [self.record_at(table, position) for position in positions]
 
-    def page(self, table: str, offset: int, limit: int, record_filter: RecordFilter | None = None) -> tuple[int, list[dict]]:
+    def page(
+        self, table: str, offset: int, limit: int, record_filter: RecordFilter | None = None
+    ) -> tuple[int, list[dict]]:
         """(records matching, this page of them) across the whole district, in DCID order."""
         total, positions = self.tables[table].window(offset, limit, record_filter)
         return total, self.records(table, positions)
@@ -85,32 +87,34 @@ class PowerSchoolRoster:
         school_dcid = dcid("schools", school)
         stayed = [p for p in generated.positions_at_school(school) if p not in touched and not live.is_removed(p)]
         arrived = [
-            p for p in touched if not live.is_removed(p) and school_dcid in generated.school_ids(self.record_at(table, p))
+            p for p in touched
+            if not live.is_removed(p) and school_dcid in generated.school_ids(self.record_at(table, p))
         ]
         return sorted(stayed + arrived)
 
     def section_members(self, section_key: str) -> list[int]:
         """Positions of the section enrollments (dropped ones included) of one section."""
         section = self.position("sections", section_key)
-        section_dcid = self.record_at("sections", section)["id"]
-        enrollments = self.generated["section_enrollments"]
-        generated = enrollments.positions_in_section(section) if section < self.generated["sections"].count() else ()
-        return self._enrollments_where("section_id", section_dcid, generated)
-
-    def _enrollments_where(self, field: str, value: int, generated: Iterable[int]) -> list[int]:
-        live, touched = self.tables["section_enrollments"], self._touched["section_enrollments"]
-        candidates = sorted(set(generated) | touched)
-        return [
-            p for p in candidates
-            if not live.is_removed(p) and (p not in touched or self.record_at("section_enrollments", p).get(field) == value)
-        ]
+        in_generated = section < self.generated["sections"].count()
+        generated = self.generated["section_enrollments"].positions_in_section(section) if in_generated else ()
+        return self._enrollments("section_id", self.record_at("sections", section)["id"], generated)
 
     def _student_enrollments(self, student: int, student_dcid: int) -> list[int]:
         """A student's section enrollments, removed ones included so a restore finds them consistent."""
-        enrollments = self.generated["section_enrollments"]
-        generated = enrollments.positions_of_student(student) if student < self.generated["students"].count() else ()
-        candidates = sorted(set(generated) | self._touched["section_enrollments"])
-        return [p for p in candidates if self.record_at("section_enrollments", p).get("student_id") == student_dcid]
+        in_generated = student < self.generated["students"].count()
+        generated = self.generated["section_enrollments"].positions_of_student(student) if in_generated else ()
+        return self._enrollments("student_id", student_dcid, generated, include_removed=True)
+
+    def _enrollments(
+        self, field: str, value: int, generated: Iterable[int], include_removed: bool = False
+    ) -> list[int]:
+        """Section enrollments whose `field` is `value`: untouched generated candidates match by construction."""
+        live, touched = self.tables["section_enrollments"], self._touched["section_enrollments"]
+        return [
+            p for p in sorted(set(generated) | touched)
+            if (include_removed or not live.is_removed(p))
+            and (p not in touched or self.record_at("section_enrollments", p).get(field) == value)
+        ]
 
     # --- changing --------------------------------------------------------------------------------
 
@@ -122,8 +126,9 @@ class PowerSchoolRoster:
         position = self.position(table, key)
         current = self.record_at(table, position)
         changed = {name: _merged(current.get(name), value) for name, value in fields.items()}
-        # An in-place edit moves transaction_date only; whenmodified stays (see whenmodified_lags).
-        self._patch(table, position, {**changed, MODIFIED: self._stamp()})
+        # An in-place edit moves transaction_date only; whenmodified keeps its value (see whenmodified_lags).
+        unmoved = current.get(WHEN_MODIFIED, current[MODIFIED])
+        self._patch(table, position, {**changed, MODIFIED: self._stamp(), WHEN_MODIFIED: unmoved})
 
     def remove(self, table: str, key: str) -> None:
         self._check_changeable(table)

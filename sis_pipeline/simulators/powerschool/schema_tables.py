@@ -80,7 +80,8 @@ TABLES = {
             **_ID, "student_number": _at("local_id"), "state_studentnumber": _at("state_province_id"),
             "student_web_id": _at("student_username"), "first_name": _at("name", "first_name"),
             "middle_name": _at("name", "middle_name"), "last_name": _at("name", "last_name"),
-            "schoolid": _at("school_enrollment", "school_number"), "grade_level": _at("school_enrollment", "grade_level"),
+            "schoolid": _at("school_enrollment", "school_number"),
+            "grade_level": _at("school_enrollment", "grade_level"),
             "enroll_status": _at("school_enrollment", "enroll_status_code"),
             "entrydate": _at("school_enrollment", "entry_date"), "exitdate": _at("school_enrollment", "exit_date"),
             "gender": _at("demographics", "gender"), "dob": _at("demographics", "birth_date"),
@@ -126,7 +127,8 @@ def schema_table(name: str) -> SchemaTable:
 
 def projection(table: SchemaTable, text: str | None) -> tuple[str, ...]:
     if not text:
-        raise ApiError(400, "projection is required, e.g. projection=dcid,student_number or projection=*", field="projection")
+        message = "projection is required, e.g. projection=dcid,student_number or projection=*"
+        raise ApiError(400, message, resource=table.name, field="projection")
     if text.strip() == "*":
         return table.column_names()
     names = tuple(name.strip().lower() for name in text.split(",") if name.strip())
@@ -149,7 +151,8 @@ def change_filter(table: SchemaTable, query: str | None, settings: PowerSchoolSe
         if field not in table.column_names():
             raise ApiError(400, f"Invalid field {field}", resource=table.name, field=field)
         if field != CHANGE_COLUMN:
-            raise ApiError(400, f"the simulator filters {table.name} on {CHANGE_COLUMN} only", resource=table.name, field=field)
+            message = f"the simulator filters {table.name} on {CHANGE_COLUMN} only"
+            raise ApiError(400, message, resource=table.name, field=field)
         try:
             instant = local_ms(value, settings.zone)
         except ValueError:
@@ -158,14 +161,16 @@ def change_filter(table: SchemaTable, query: str | None, settings: PowerSchoolSe
     return RecordFilter(tuple(predicates), "AND")
 
 
-def row(table: SchemaTable, record: dict, columns: tuple[str, ...], roster: PowerSchoolRoster, settings: PowerSchoolSettings) -> dict:
+def row(
+    table: SchemaTable, record: dict, columns: tuple[str, ...], roster: PowerSchoolRoster, settings: PowerSchoolSettings
+) -> dict:
     """`{"id": "123", "name": "students", "tables": {"students": {column: "text", ...}}}`; empty columns left out."""
     values = {}
     for column in columns:
         if column in TIMESTAMP_COLUMNS:
             lagging = column == "whenmodified" and settings.whenmodified_lags
-            value = wire_timestamp(record.get(WHEN_MODIFIED, record[MODIFIED]) if lagging else record[MODIFIED],
-                                   settings.zone, settings.naive_local_timestamps)
+            instant = record.get(WHEN_MODIFIED, record[MODIFIED]) if lagging else record[MODIFIED]
+            value = wire_timestamp(instant, settings.zone, settings.naive_local_timestamps)
         else:
             value = table.columns[column](record, roster)
         if value is not None:

@@ -10,7 +10,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 TOKEN_PATH = "/oauth/access_token"
 # Resources whose page size PowerSchool caps; /ws/v1/metadata reports `<name>_max_page_size` for each.
-PAGED_RESOURCES = ("student", "section", "staff", "course", "term", "school", "section_enrollment", "schema_table_query")
+PAGED_RESOURCES = (
+    "student", "section", "staff", "course", "term", "school", "section_enrollment", "schema_table_query",
+)
 # Fixed when the server starts; every other setting may change while it runs.
 STARTUP_SETTINGS = ("client_id", "client_secret")
 THIRTY_DAYS_SECONDS = 30 * 24 * 3600

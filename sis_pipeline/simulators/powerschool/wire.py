@@ -29,7 +29,9 @@ RESOURCES = {
     "section": Resource("sections", "sections", "section", "section"),
     "course": Resource("courses", "courses", "course", "course"),
     "term": Resource("terms", "terms", "term", "term"),
-    "section_enrollment": Resource("section_enrollments", "section_enrollments", "section_enrollment", "section_enrollment"),
+    "section_enrollment": Resource(
+        "section_enrollments", "section_enrollments", "section_enrollment", "section_enrollment"
+    ),
 }
 
 
@@ -48,11 +50,12 @@ def _unwrap_single_items(value):
 
 
 def _extension_data(data: dict, requested: frozenset[str]) -> dict | None:
-    tables = [
-        {"name": table, "_field": [{"name": name, "type": "String", "value": str(value)} for name, value in fields.items()]}
-        for table, fields in data.items()
-        if table in requested and fields
-    ]
+    """`{table: {field: value}}` as PowerSchool nests it: named tables of named, typed string fields."""
+    tables = []
+    for table, values in data.items():
+        if table in requested and values:
+            fields = [{"name": name, "type": "String", "value": str(value)} for name, value in values.items()]
+            tables.append({"name": table, "_field": fields})
     return {"_table_extension": tables} if tables else None
 
 

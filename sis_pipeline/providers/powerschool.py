@@ -1,0 +1,213 @@
+"""PowerSchool's plugin REST API (/ws/v1), with the quirks its responses really carry.
+
+Quirks are undone here, record by record, so that every record leaves this module in one shape:
+one-element lists sent as bare objects (top level and nested), empty expansions sent as `""`, ids
+that are ints in one record and strings in the next, table extensions nested as name/value lists.
+"""
+
+import logging
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+
+import httpx
+
+from sis_pipeline.config import IntegrationConfig
+from sis_pipeline.normalize.powerschool import PowerSchoolNormalizer
+from sis_pipeline.providers.auth import ClientCredentialsAuth
+from sis_pipeline.providers.http import DEFAULT_TIMEOUT, ApiClient
+
+log = logging.getLogger(__name__)
+
+KNOWN_OPTIONS = {"verify_tls", "extra_fields", "extensions"}
+STUDENT_EXPANSIONS = "demographics,school_enrollment"
+STAFF_EXPANSIONS = "emails,school_affiliations"
+EXPANSION_KEYS = {"demographics", "school_enrollment", "addresses", "phones", "emails", "school_affiliations"}
+ID_KEYS = {"id", "local_id", "school_number", "dcid"}
+# collection -> (path, envelope key, record key, the metadata page-size name, scope)
+RESOURCES = {
+    "schools": ("/ws/v1/district/school", "schools", "school", "school", "district"),
+    "students": ("/ws/v1/district/student", "students", "student", "student", "district"),
+    "staff": ("/ws/v1/school/{id}/staff", "staffs", "staff", "staff", "school"),
+    "courses": ("/ws/v1/school/{id}/course", "courses", "course", "course", "school"),
+    "terms": ("/ws/v1/school/{id}/term", "terms", "term", "term", "school"),
+    "sections": ("/ws/v1/school/{id}/section", "sections", "section", "section", "school"),
+    "section_enrollments": ("/ws/v1/section/{id}/section_enrollment", "section_enrollments", "section_enrollment",
+                            "section_enrollment", "section"),
+}
+CHANGES_PATH = "/ws/schema/table/students"
+
+
+def as_list(value) -> list:
+    """PowerSchool sends a one-element list as the element itself, and an empty one as nothing or ""."""
+    if value in (None, ""):
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def clean(record: dict) -> dict:
+    """One record in one shape: string ids, lists as lists, no `""` expansions, extensions as a mapping."""
+    cleaned = {}
+    for key, value in record.items():
+        if key in EXPANSION_KEYS and value == "":
+            continue
+        if key == "_extension_data":
+            cleaned["extensions"] = {
+                table.get("name"): {f.get("name"): f.get("value") for f in as_list(table.get("_field"))}
+                for table in as_list((value or {}).get("_table_extension") if isinstance(value, dict) else None)
+            } or None
+            continue
+        if key == "school_affiliations" and isinstance(value, dict):
+            value = {"school_affiliation": [clean(item) for item in as_list(value.get("school_affiliation"))]}
+        elif isinstance(value, dict):
+            value = clean(value)
+        elif (key in ID_KEYS or key.endswith("_id")) and isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        cleaned[key] = value
+    return cleaned
+
+
+class PowerSchoolProvider:
+    kind = "powerschool"
+    required_fields = ("base_url", "client_id_env", "client_secret_env")
+    # per-school and per-section lists need the schools and sections listed before them
+    collections = ("schools", "students", "student_changes", "staff", "courses", "terms", "sections", "section_enrollments")
+    normalizer = PowerSchoolNormalizer()
+    parallel = 1
+    default_requests_per_minute = 60
+    default_max_concurrency = 4
+
+    @classmethod
+    def check_config(cls, integration: IntegrationConfig) -> None:
+        unknown = set(integration.options) - KNOWN_OPTIONS
+        if unknown:
+            raise ValueError(f"options: unknown option(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(KNOWN_OPTIONS))}")
+
+    def __init__(self, integration: IntegrationConfig):
+        self.integration = integration
+        client_id, client_secret = integration.credentials()
+        self._http = httpx.Client(timeout=DEFAULT_TIMEOUT, verify=bool(integration.options.get("verify_tls", True)))
+        auth = ClientCredentialsAuth(
+            self._http, integration.token_url or f"{integration.base_url}/oauth/access_token", client_id, client_secret
+        )
+        self.client = ApiClient(
+            integration.base_url,
+            auth,
+            http=self._http,
+            requests_per_minute=integration.requests_per_minute or self.default_requests_per_minute,
+            max_concurrency=integration.max_concurrency or self.default_max_concurrency,
+            describe_error=lambda response: str(_message(response))[:200],
+        )
+        self._max_page_sizes: dict[str, int] | None = None
+        self._ids: dict[str, list[str]] = {}
+        self._section_teachers: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def collection_modes(self) -> dict[str, str]:
+        return dict.fromkeys(self.collections, "bulk")
+
+    def api_stats(self) -> dict:
+        return self.client.stats.as_dict() | {"token_refreshes": self.client.auth.refreshes}
+
+    def iter_pages(self, collection: str, since: datetime | None = None) -> Iterator[list[dict]]:
+        if collection == "student_changes":
+            yield from self._student_changes()
+            return
+        path, _, _, _, scope = RESOURCES[collection]
+        if scope == "district":
+            yield from self._list(collection, path)
+            return
+        owners = self._owner_ids("schools" if scope == "school" else "sections")
+        seen: set[str] = set()
+        with ThreadPoolExecutor(self.client.limiter.max_concurrency, thread_name_prefix=f"ps-{collection}") as pool:
+            for owner, records in zip(owners, pool.map(lambda o: list(self._list(collection, path.format(id=o))), owners)):
+                page = []
+                for record in (r for chunk in records for r in chunk):
+                    if scope == "school":
+                        record.setdefault("school_id", owner)  # courses do not say which school lists them
+                    if record["id"] not in seen:  # staff with two schools are listed by both
+                        seen.add(record["id"])
+                        page.append(record)
+                if page:
+                    yield page
+        if collection == "section_enrollments":
+            yield from self._teacher_enrollments()
+
+    def _list(self, collection: str, path: str) -> Iterator[list[dict]]:
+        """Every page of one list: `/count` first, pages of the server's maximum size, stop on a short page."""
+        _, envelope, key, page_name, _ = RESOURCES[collection]
+        params = {"expansions": STUDENT_EXPANSIONS} if collection == "students" else {}
+        if collection == "students" and self.integration.options.get("extensions"):
+            params["extensions"] = self.integration.options["extensions"]
+        if collection == "staff":
+            params["expansions"] = STAFF_EXPANSIONS
+        total = int(self.client.get(f"{path}/count").json()["resource"]["count"])
+        size = min(self.integration.page_size, self._page_sizes().get(f"{page_name}_max_page_size", 100))
+        fetched, page = 0, 1
+        while fetched < total:
+            body = self.client.get(path, {**params, "page": page, "pagesize": size}).json()
+            records = [clean(r) for r in as_list((body.get(envelope) or {}).get(key))]
+            if records:
+                self._remember(collection, records)
+                yield records
+            fetched += len(records)
+            if len(records) < size:
+                break
+            page += 1
+
+    def _student_changes(self) -> Iterator[list[dict]]:
+        """Each student's last change (`transaction_date`, a naive local time) from the schema table API."""
+        total = int(self.client.get(f"{CHANGES_PATH}/count").json()["count"])
+        size = min(self.integration.page_size, self._page_sizes().get("schema_table_query_max_page_size", 100))
+        fetched, page = 0, 1
+        while fetched < total:
+            body = self.client.get(CHANGES_PATH, {"projection": "dcid,transaction_date", "page": page, "pagesize": size}).json()
+            rows = [row.get("tables", {}).get("students", {}) for row in as_list(body.get("record"))]
+            if rows:
+                yield [{"id": row.get("dcid"), "transaction_date": row.get("transaction_date")} for row in rows]
+            fetched += len(rows)
+            if len(rows) < size:
+                break
+            page += 1
+
+    def _remember(self, collection: str, records: list[dict]) -> None:
+        with self._lock:
+            if collection in ("schools", "sections"):
+                self._ids.setdefault(collection, []).extend(r["id"] for r in records)
+            if collection == "sections":
+                self._section_teachers.update((r["id"], r["staff_id"]) for r in records if r.get("staff_id"))
+
+    def _owner_ids(self, collection: str) -> list[str]:
+        """School or section ids, from this run's listing of them or, if not listed yet, by listing them now."""
+        if collection not in self._ids:
+            for _ in self.iter_pages(collection):
+                pass
+        return self._ids[collection]
+
+    def _teacher_enrollments(self) -> Iterator[list[dict]]:
+        """PowerSchool keeps a section's teacher on the section; the canonical model enrols them too."""
+        self._owner_ids("sections")
+        records = [
+            {"id": f"teacher-{section}", "section_id": section, "staff_id": staff, "role": "teacher"}
+            for section, staff in self._section_teachers.items()
+        ]
+        if records:
+            yield records
+
+    def _page_sizes(self) -> dict[str, int]:
+        if self._max_page_sizes is None:
+            metadata = self.client.get("/ws/v1/metadata").json().get("metadata", {})
+            self._max_page_sizes = {name: int(value) for name, value in metadata.items() if str(value).isdigit()}
+        return self._max_page_sizes
+
+    def close(self) -> None:
+        self._http.close()
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text or response.reason_phrase
+    return body.get("message", body) if isinstance(body, dict) else body
