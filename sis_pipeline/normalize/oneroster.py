@@ -178,8 +178,7 @@ class OneRosterNormalizer:
         for name, (convert, path) in {**_RECORD, **COLUMNS[entity]}.items():
             frame[name] = convert(v.column(raw, path))
         if entity in EXTRA_FIELD_ENTITIES:
-            wanted = integration.options.get("extra_fields", {}).get(entity, {})
-            frame["extra"] = v.json_objects({key: v.column(raw, path) for key, path in wanted.items()}, raw.index)
+            frame["extra"] = v.extra_fields(raw, entity, integration.options)
         if entity in ("students", "teachers"):
             frame["school_source_id"] = school_of_person(raw)
         if entity == "teachers":

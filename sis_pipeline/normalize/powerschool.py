@@ -59,8 +59,7 @@ class PowerSchoolNormalizer:
         )
         getattr(self, f"_{entity}")(frame, raw, records, integration)
         if entity in EXTRA_FIELD_ENTITIES:
-            wanted = integration.options.get("extra_fields", {}).get(entity, {})
-            frame["extra"] = v.json_objects({key: v.column(raw, path) for key, path in wanted.items()}, raw.index)
+            frame["extra"] = v.extra_fields(raw, entity, integration.options)
         return conform(frame, entity)
 
     def _schools(self, frame, raw, records, integration):

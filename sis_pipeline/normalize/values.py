@@ -96,3 +96,9 @@ def json_objects(columns: dict[str, pd.Series], index: pd.Index) -> pd.Series:
     frame = pd.DataFrame({key: columns[key].values for key in sorted(columns)}, index=index)
     lines = frame.to_json(orient="records", lines=True, force_ascii=False).splitlines()
     return pd.Series(lines, index=index, dtype=object).where(frame.notna().any(axis=1), None)
+
+
+def extra_fields(raw: pd.DataFrame, entity: str, options: dict) -> pd.Series:
+    """The `extra` JSON column: the fields `options.extra_fields[entity]` names, read by dotted path."""
+    wanted = options.get("extra_fields", {}).get(entity, {})
+    return json_objects({key: column(raw, path) for key, path in wanted.items()}, raw.index)

@@ -49,3 +49,10 @@ class Provider(Protocol):
 
     def close(self) -> None:
         """Release connections."""
+
+
+def refuse_unknown_options(integration: IntegrationConfig, known: set[str]) -> None:
+    """A typo in `options` must fail loudly before any work, not be ignored."""
+    unknown = set(integration.options) - known
+    if unknown:
+        raise ValueError(f"options: unknown option(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")

@@ -11,6 +11,7 @@ from sis_pipeline.config import IntegrationConfig
 from sis_pipeline.errors import DataError
 from sis_pipeline.normalize.oneroster import OneRosterNormalizer
 from sis_pipeline.providers.auth import ClientCredentialsAuth
+from sis_pipeline.providers.base import refuse_unknown_options
 from sis_pipeline.providers.http import DEFAULT_TIMEOUT, ApiClient
 from sis_pipeline.providers.imsx import describe_imsx_error
 
@@ -68,10 +69,7 @@ class OneRosterProvider:
 
     @classmethod
     def check_config(cls, integration: IntegrationConfig) -> None:
-        unknown = set(integration.options) - cls.known_options
-        if unknown:
-            known = ", ".join(sorted(cls.known_options))
-            raise ValueError(f"options: unknown option(s) {', '.join(sorted(unknown))}; known: {known}")
+        refuse_unknown_options(integration, cls.known_options)
         if integration.options.get("credentials_in", "basic") not in ("basic", "form"):
             raise ValueError("options.credentials_in: must be 'basic' (HTTP Basic) or 'form' (form body)")
         if cls.endpoint(integration).version not in VERSION_SUFFIXES:

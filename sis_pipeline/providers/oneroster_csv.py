@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from sis_pipeline.config import IntegrationConfig
+from sis_pipeline.providers.base import refuse_unknown_options
 from sis_pipeline.errors import DataError
 from sis_pipeline.normalize.oneroster import OneRosterNormalizer
 from sis_pipeline.providers.csv_package import CsvPackage, CsvPackageError
@@ -66,9 +67,7 @@ class OneRosterCsvProvider:
 
     @classmethod
     def check_config(cls, integration: IntegrationConfig) -> None:
-        unknown = set(integration.options) - KNOWN_OPTIONS
-        if unknown:
-            raise ValueError(f"options: unknown option(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(KNOWN_OPTIONS))}")
+        refuse_unknown_options(integration, KNOWN_OPTIONS)
         path = integration.options.get("path")
         if not path:
             raise ValueError("options.path: required: the package's zip file or folder")

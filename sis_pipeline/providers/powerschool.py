@@ -14,6 +14,7 @@ from datetime import datetime
 import httpx
 
 from sis_pipeline.config import IntegrationConfig
+from sis_pipeline.providers.base import refuse_unknown_options
 from sis_pipeline.normalize.powerschool import PowerSchoolNormalizer
 from sis_pipeline.providers.auth import ClientCredentialsAuth
 from sis_pipeline.providers.http import DEFAULT_TIMEOUT, ApiClient
@@ -80,9 +81,7 @@ class PowerSchoolProvider:
 
     @classmethod
     def check_config(cls, integration: IntegrationConfig) -> None:
-        unknown = set(integration.options) - KNOWN_OPTIONS
-        if unknown:
-            raise ValueError(f"options: unknown option(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(KNOWN_OPTIONS))}")
+        refuse_unknown_options(integration, KNOWN_OPTIONS)
 
     def __init__(self, integration: IntegrationConfig):
         self.integration = integration
