@@ -73,7 +73,7 @@ def build_roster_assets(partitions: dg.StaticPartitionsDefinition) -> list:
         name = context.partition_key
         with recorded_failure(context, warehouse):
             integration = sis.integration(name)
-            normalizer = sis.provider_class(name).normalizer
+            normalizer = sis.normalizer(name)
             out_dir = staging.run_dir(name, context.run_id) / "normalized"
             entities = normalize_integration(integration, normalizer, raw_rosters["collections"], out_dir)
         context.add_output_metadata(

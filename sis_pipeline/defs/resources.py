@@ -49,6 +49,11 @@ class SisProvidersResource(dg.ConfigurableResource):
     def provider_class(self, name: str):
         return provider_class(self.integration(name).provider)
 
+    def normalizer(self, name: str):
+        """The provider's normaliser; a provider speaking several dialects picks one per integration."""
+        cls, integration = self.provider_class(name), self.integration(name)
+        return cls.normalizer_for(integration) if hasattr(cls, "normalizer_for") else cls.normalizer
+
     def open(self, name: str):
         """A connected provider for the integration; close it when done."""
         return self.provider_class(name)(self.integration(name))

@@ -25,6 +25,8 @@ class Provider(Protocol):
     """One SIS dialect: what it serves, how to page it, what changed since a watermark."""
 
     kind: ClassVar[str]
+    # A provider speaking one dialect names its normaliser here; one speaking several (Skyward: OneRoster
+    # or Qmlativ) instead defines a classmethod `normalizer_for(integration)`.
     # integrations.yaml fields this provider cannot work without (checked before any work starts)
     required_fields: ClassVar[tuple[str, ...]]
     collections: ClassVar[tuple[str, ...]]

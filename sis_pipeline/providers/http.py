@@ -3,6 +3,7 @@
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 
@@ -93,7 +94,7 @@ def retry_after_seconds(headers: httpx.Headers) -> float | None:
 
 
 class ApiClient:
-    """GETs JSON for one integration; every call shares that integration's limiter, token and stats."""
+    """Reads JSON for one integration; every call shares that integration's limiter, token and stats."""
 
     def __init__(
         self,
@@ -105,6 +106,8 @@ class ApiClient:
         max_concurrency: int = 4,
         max_attempts: int = 6,
         describe_error=lambda response: response.text[:200],
+        # Whether an answer means "this token is no longer good": refresh it and replay once.
+        token_rejected: Callable[[httpx.Response], bool] = lambda response: response.status_code == 401,
     ):
         self.base_url = base_url.rstrip("/")
         self.http = http
@@ -113,9 +116,16 @@ class ApiClient:
         self.stats = ApiStats()
         self._max_attempts = max_attempts
         self._describe_error = describe_error
+        self._token_rejected = token_rejected
 
     def get(self, path_or_url: str, params: dict | None = None) -> httpx.Response:
-        """A successful response; transient failures are retried, the rest raise a classified SyncError."""
+        return self.request("GET", path_or_url, params)
+
+    def request(self, method: str, path_or_url: str, params: dict | None = None, json_body=None) -> httpx.Response:
+        """A successful response; transient failures are retried, the rest raise a classified SyncError.
+
+        Only reads belong here (a GET, or a POST that searches): every attempt may be repeated.
+        """
         url = path_or_url if path_or_url.startswith("http") else f"{self.base_url}/{path_or_url.lstrip('/')}"
         retrying = Retrying(
             retry=retry_if_exception_type((RetryableResponse, httpx.TransportError)),
@@ -125,18 +135,18 @@ class ApiClient:
             reraise=True,
         )
         try:
-            return retrying(self._attempt, url, params)
+            return retrying(self._attempt, method, url, params, json_body)
         except RetryableResponse as exc:
             error = RateLimitError if exc.status == 429 else ServerError
             raise error(f"{exc} (gave up after {self._max_attempts} attempts)") from None
         except httpx.TransportError as exc:
             raise NetworkError(f"{type(exc).__name__} calling {httpx.URL(url).path} after {self._max_attempts} attempts") from None
 
-    def _attempt(self, url: str, params: dict | None) -> httpx.Response:
-        response = self._send(url, params)
-        if response.status_code == 401 and self.auth is not None:
+    def _attempt(self, method: str, url: str, params: dict | None, json_body) -> httpx.Response:
+        response = self._send(method, url, params, json_body)
+        if self.auth is not None and self._token_rejected(response):
             self.auth.invalidate(response.request.headers["authorization"].removeprefix("Bearer "))
-            response = self._send(url, params)  # one replay with a fresh token
+            response = self._send(method, url, params, json_body)  # one replay with a fresh token
         path = response.request.url.path
         if response.status_code == 429 or response.status_code >= 500:
             if response.status_code == 429:
@@ -150,14 +160,14 @@ class ApiClient:
             raise ClientError(f"HTTP {response.status_code} on {path}: {self._describe_error(response)}")
         return response
 
-    def _send(self, url: str, params: dict | None) -> httpx.Response:
+    def _send(self, method: str, url: str, params: dict | None, json_body) -> httpx.Response:
         headers = {"Accept": "application/json"}
         if self.auth is not None:
             headers["Authorization"] = f"Bearer {self.auth.bearer()}"
         with self.limiter.slots:
             self.limiter.wait_turn()
             started = time.perf_counter()
-            response = self.http.get(url, params=params, headers=headers)
+            response = self.http.request(method, url, params=params, json=json_body, headers=headers)
             self.stats.latencies.append(time.perf_counter() - started)
         self.stats.requests += 1
         self.stats.bytes += len(response.content)

@@ -23,6 +23,8 @@ from sis_pipeline.simulators.oneroster_app import SimulatorState, create_onerost
 from sis_pipeline.simulators.oneroster_csv import cli as oneroster_csv_cli
 from sis_pipeline.simulators.powerschool import PowerSchoolSettings, PowerSchoolState, create_powerschool_app
 from sis_pipeline.simulators.powerschool.cli import add_settings_options, settings_from_options, settings_options
+from sis_pipeline.simulators.qmlativ import QmlativSettings, create_qmlativ_app
+from sis_pipeline.simulators.qmlativ import cli as qmlativ_cli
 from sis_pipeline.simulators.settings import FLAVOURS, PAGING_HEADER_MODES, SimulatorSettings
 
 LOOPBACK = "127.0.0.1"
@@ -52,6 +54,7 @@ class SimulatorKind(NamedTuple):
 KINDS = {
     "oneroster": SimulatorKind(create_oneroster_app, SimulatorSettings, _oneroster_options),
     "powerschool": SimulatorKind(create_powerschool_app, PowerSchoolSettings, settings_options),
+    "qmlativ": SimulatorKind(create_qmlativ_app, QmlativSettings, qmlativ_cli.settings_options),
 }
 
 
@@ -279,6 +282,9 @@ def _parser() -> argparse.ArgumentParser:
     powerschool = simulators.add_parser("powerschool", help="PowerSchool plugin REST API (/ws/v1, /ws/schema/table)")
     _add_district_arguments(powerschool, port=8202)
     add_settings_options(powerschool)
+    qmlativ = simulators.add_parser("qmlativ", help="Skyward Qmlativ Generic API (/Generic/{entity}/{Module}/{Object}/...)")
+    _add_district_arguments(qmlativ, port=8203)
+    qmlativ_cli.add_settings_options(qmlativ)
     return parser
 
 
@@ -291,6 +297,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.simulator == "powerschool":
         settings = settings_from_options(args, args.client_id, args.client_secret)
         return _serve(create_powerschool_app(district, settings), settings, args, "PowerSchool", POWERSCHOOL_ROOTS)
+    if args.simulator == "qmlativ":
+        settings = qmlativ_cli.settings_from_options(args, args.client_id, args.client_secret)
+        return _serve(create_qmlativ_app(district, settings), settings, args, "Qmlativ", qmlativ_cli.ROOTS)
     settings = SimulatorSettings(
         client_id=args.client_id, client_secret=args.client_secret, token_ttl=args.token_ttl, token_path=args.token_path,
         paging_headers=args.paging_headers, default_limit=args.default_limit, max_limit=args.max_limit,

@@ -1,0 +1,74 @@
+"""The /admin test harness for the Qmlativ simulator.
+
+Totals, settings, stats, token expiry and reset are the OneRoster simulator's own endpoints over
+this simulator's state; only /admin/changes differs, because a Qmlativ change names an object
+(`Student/Student`) and an integer id.
+"""
+
+import json
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from sis_pipeline.simulators.admin import LOOPBACK_HOSTS, admin_routes
+from sis_pipeline.simulators.overlay import InvalidChange, UnknownRecord
+from sis_pipeline.simulators.qmlativ.roster import QmlativRoster
+
+CHANGES_PATH = "/admin/changes"
+OPS = ("update", "remove", "restore", "add")
+
+
+def _required(change: dict, key: str, kind: type):
+    value = change.get(key)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise InvalidChange(f"{change.get('op')!r} needs {key!r} as {kind.__name__}")
+    return value
+
+
+def apply_change(roster: QmlativRoster, change: dict) -> None:
+    """Apply one change, e.g. `{"op": "update", "object": "Student/Student", "id": 3000008, "fields": {...}}`.
+
+    update: object, id, fields (ModifiedTime among them sets the stamp, else now); remove/restore:
+    object, id; add: object, record (with its id field).
+    """
+    if not isinstance(change, dict):
+        raise InvalidChange("each change must be a JSON object")
+    op = change.get("op")
+    if op not in OPS:
+        raise InvalidChange(f"unknown op {op!r}; use one of {list(OPS)}")
+    object_path = _required(change, "object", str)
+    if op == "add":
+        roster.add(object_path, _required(change, "record", dict))
+        return
+    record_id = _required(change, "id", int)
+    if op == "update":
+        roster.update(object_path, record_id, _required(change, "fields", dict))
+    elif op == "remove":
+        roster.remove(object_path, record_id)
+    else:
+        roster.restore(object_path, record_id)
+
+
+def qmlativ_admin_routes(state) -> list[Route]:
+    async def changes(request: Request) -> JSONResponse:
+        if request.client is None or request.client.host not in LOOPBACK_HOSTS:
+            return JSONResponse({"error": "the admin API answers loopback callers only"}, status_code=403)
+        applied = 0
+        try:
+            body = json.loads(await request.body())
+            if not isinstance(body, list):
+                raise InvalidChange("the body must be a JSON list of changes")
+            for change in body:
+                apply_change(state.roster, change)
+                applied += 1
+        except json.JSONDecodeError as error:
+            return JSONResponse({"error": f"the body is not JSON: {error}", "applied": applied}, status_code=400)
+        except UnknownRecord as error:
+            return JSONResponse({"error": str(error), "applied": applied}, status_code=404)
+        except InvalidChange as error:
+            return JSONResponse({"error": str(error), "applied": applied}, status_code=400)
+        return JSONResponse({"applied": applied})
+
+    shared = [route for route in admin_routes(state) if route.path != CHANGES_PATH]
+    return [Route(CHANGES_PATH, changes, methods=["POST"]), *shared]
