@@ -40,7 +40,7 @@ def _oneroster_options(settings: SimulatorSettings) -> list[str]:
         "--token-ttl", str(settings.token_ttl), "--token-path", settings.token_path,
         "--paging-headers", settings.paging_headers,
         "--default-limit", str(settings.default_limit), "--max-limit", str(settings.max_limit),
-        "--flavour", settings.flavour, "--app-name", settings.app_name,
+        "--flavour", settings.flavour, "--app-name", settings.app_name, "--path-prefix", settings.path_prefix,
     ]
 
 
@@ -276,6 +276,7 @@ def _parser() -> argparse.ArgumentParser:
     oneroster.add_argument("--default-limit", type=int, default=100)
     oneroster.add_argument("--max-limit", type=int, default=10_000)
     oneroster.add_argument("--flavour", choices=FLAVOURS, default="oneroster", help="infinite_campus: Campus URLs and ids")
+    oneroster.add_argument("--path-prefix", default="", help='serve under this path, e.g. "/api" as Skyward SMS 2.0 does')
     oneroster.add_argument("--app-name", default="district", help="the Campus application name (infinite_campus)")
     csv_package = simulators.add_parser("oneroster-csv", help="write a OneRoster CSV package (zip or folder)")
     oneroster_csv_cli.add_arguments(csv_package)
@@ -303,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = SimulatorSettings(
         client_id=args.client_id, client_secret=args.client_secret, token_ttl=args.token_ttl, token_path=args.token_path,
         paging_headers=args.paging_headers, default_limit=args.default_limit, max_limit=args.max_limit,
-        flavour=args.flavour, app_name=args.app_name,
+        flavour=args.flavour, app_name=args.app_name, path_prefix=args.path_prefix,
     )
     roots = {f"oneroster_{version}": root for version, root in settings.roots().items()}
     return _serve(create_oneroster_app(district, settings), settings, args, "OneRoster", roots)

@@ -20,6 +20,8 @@ class SimulatorSettings:
     # "oneroster" (plain roots) or "infinite_campus" (Campus URL layout, appName, 1.1 -> 1.2 id change)
     flavour: str = "oneroster"
     app_name: str = "district"
+    # served under this path, e.g. "/api" for Skyward SMS 2.0 (`https://{host}/api`)
+    path_prefix: str = ""
 
     @classmethod
     def infinite_campus(cls, app_name: str = "district", **settings) -> "SimulatorSettings":
@@ -30,13 +32,14 @@ class SimulatorSettings:
         from sis_pipeline.simulators.generated import ROOTS
         from sis_pipeline.simulators.infinite_campus import campus_roots
 
-        return campus_roots(self.app_name) if self.flavour == "infinite_campus" else dict(ROOTS)
+        roots = campus_roots(self.app_name) if self.flavour == "infinite_campus" else ROOTS
+        return {version: self.path_prefix + root for version, root in roots.items()}
 
     def __post_init__(self):
         if self.token_path is None:
             from sis_pipeline.simulators.infinite_campus import TOKEN_PATH
 
-            self.token_path = TOKEN_PATH if self.flavour == "infinite_campus" else "/oauth/token"
+            self.token_path = self.path_prefix + (TOKEN_PATH if self.flavour == "infinite_campus" else "/oauth/token")
         self.validate()
 
     def validate(self) -> None:
@@ -46,6 +49,8 @@ class SimulatorSettings:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.path_prefix and (not self.path_prefix.startswith("/") or self.path_prefix.endswith("/")):
+            raise ValueError(f"path_prefix must start with '/' and not end with one, got {self.path_prefix!r}")
         if self.flavour not in FLAVOURS:
             raise ValueError(f"flavour must be one of {FLAVOURS}, got {self.flavour!r}")
         if not self.token_path.startswith("/"):
