@@ -33,6 +33,7 @@ class IntegrationConfig(BaseModel):
     page_size: int = Field(default=1000, ge=1, le=50_000)
     requests_per_minute: int | None = Field(default=None, ge=1)
     max_concurrency: int | None = Field(default=None, ge=1, le=64)
+    timeout_seconds: float = Field(default=30.0, gt=0, le=600)  # per request: a page slower than this is retried
     timezone: str = "UTC"
     conflict_strategy: ConflictStrategy = "sis_wins"
     options: dict[str, Any] = Field(default_factory=dict)

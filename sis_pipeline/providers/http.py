@@ -1,22 +1,21 @@
 """The one HTTP client every provider uses: auth, proactive rate limiting, retries with jitter, statistics."""
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 
 import httpx
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_random_exponential
 
 from sis_pipeline.errors import AuthError, ClientError, NetworkError, RateLimitError, ServerError
 from sis_pipeline.providers.auth import ClientCredentialsAuth
+from sis_pipeline.providers.guards import guards_for
 
 log = logging.getLogger(__name__)
 logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines would print every URL we call
 
-DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 MAX_RETRY_AFTER_SECONDS = 120.0
 
 
@@ -52,27 +51,6 @@ class ApiStats:
         }
 
 
-class RateLimiter:
-    """Spaces request starts evenly to stay under a requests-per-minute budget, and caps concurrency."""
-
-    def __init__(self, requests_per_minute: int | None, max_concurrency: int):
-        self._interval = 60.0 / requests_per_minute if requests_per_minute else 0.0
-        self._next_start = 0.0
-        self._lock = threading.Lock()
-        self.max_concurrency = max_concurrency
-        self.slots = threading.BoundedSemaphore(max_concurrency)
-
-    def wait_turn(self) -> None:
-        if not self._interval:
-            return
-        with self._lock:
-            now = time.monotonic()
-            start = max(now, self._next_start)
-            self._next_start = start + self._interval
-        if start > now:
-            time.sleep(start - now)
-
-
 def retry_after_seconds(headers: httpx.Headers) -> float | None:
     """`Retry-After` as seconds or an HTTP date, else `X-RateLimit-Reset` (epoch seconds), capped."""
     value = headers.get("retry-after")
@@ -94,7 +72,7 @@ def retry_after_seconds(headers: httpx.Headers) -> float | None:
 
 
 class ApiClient:
-    """Reads JSON for one integration; every call shares that integration's limiter, token and stats."""
+    """Reads JSON for one integration; every call shares that integration's limiter, breaker, token and stats."""
 
     def __init__(
         self,
@@ -102,9 +80,11 @@ class ApiClient:
         auth: ClientCredentialsAuth | None,
         *,
         http: httpx.Client,
+        name: str,
         requests_per_minute: int | None = None,
         max_concurrency: int = 4,
         max_attempts: int = 6,
+        max_throttled_attempts: int = 12,
         describe_error=lambda response: response.text[:200],
         # Whether an answer means "this token is no longer good": refresh it and replay once.
         token_rejected: Callable[[httpx.Response], bool] = lambda response: response.status_code == 401,
@@ -112,53 +92,78 @@ class ApiClient:
         self.base_url = base_url.rstrip("/")
         self.http = http
         self.auth = auth
-        self.limiter = RateLimiter(requests_per_minute, max_concurrency)
+        guards = guards_for(name, requests_per_minute, max_concurrency)
+        self.limiter, self.breaker = guards.limiter, guards.breaker
         self.stats = ApiStats()
         self._max_attempts = max_attempts
+        self._max_throttled_attempts = max_throttled_attempts
         self._describe_error = describe_error
         self._token_rejected = token_rejected
 
     def get(self, path_or_url: str, params: dict | None = None) -> httpx.Response:
         return self.request("GET", path_or_url, params)
 
-    def request(self, method: str, path_or_url: str, params: dict | None = None, json_body=None) -> httpx.Response:
-        """A successful response; transient failures are retried, the rest raise a classified SyncError.
+    def get_json(self, path_or_url: str, params: dict | None = None):
+        """The parsed body; a body cut short in transit is asked for again like any transient failure."""
+        return self.request("GET", path_or_url, params, parse_json=True)[1]
 
+    def request(self, method: str, path_or_url: str, params: dict | None = None, json_body=None, *, parse_json=False):
+        """A successful response (with its parsed body when `parse_json`); transient failures are retried.
+
+        Errors (connection, timeout, 5xx, unreadable body) and throttling (429) each have their own
+        retry budget, so a throttling burst cannot use up the attempts meant for a flaky network.
         Only reads belong here (a GET, or a POST that searches): every attempt may be repeated.
         """
         url = path_or_url if path_or_url.startswith("http") else f"{self.base_url}/{path_or_url.lstrip('/')}"
+        budget = _RetryBudget(self._max_attempts, self._max_throttled_attempts)
         retrying = Retrying(
             retry=retry_if_exception_type((RetryableResponse, httpx.TransportError)),
             wait=self._wait,
-            stop=stop_after_attempt(self._max_attempts),
+            stop=budget.exhausted,
             before_sleep=self._log_retry,
             reraise=True,
         )
         try:
-            return retrying(self._attempt, method, url, params, json_body)
+            return retrying(self._attempt, method, url, params, json_body, parse_json)
         except RetryableResponse as exc:
             error = RateLimitError if exc.status == 429 else ServerError
-            raise error(f"{exc} (gave up after {self._max_attempts} attempts)") from None
+            raise error(f"{exc} (gave up after {budget.describe()})") from None
         except httpx.TransportError as exc:
-            raise NetworkError(f"{type(exc).__name__} calling {httpx.URL(url).path} after {self._max_attempts} attempts") from None
+            raise NetworkError(f"{type(exc).__name__} calling {httpx.URL(url).path} (gave up after {budget.describe()})") from None
 
-    def _attempt(self, method: str, url: str, params: dict | None, json_body) -> httpx.Response:
-        response = self._send(method, url, params, json_body)
-        if self.auth is not None and self._token_rejected(response):
-            self.auth.invalidate(response.request.headers["authorization"].removeprefix("Bearer "))
-            response = self._send(method, url, params, json_body)  # one replay with a fresh token
+    def _attempt(self, method: str, url: str, params: dict | None, json_body, parse_json: bool):
+        self.breaker.before_request()
+        try:
+            response = self._send(method, url, params, json_body)
+            if self.auth is not None and self._token_rejected(response):
+                self.auth.invalidate(response.request.headers["authorization"].removeprefix("Bearer "))
+                response = self._send(method, url, params, json_body)  # one replay with a fresh token
+        except httpx.TransportError:
+            self.breaker.record_failure("network")
+            raise
         path = response.request.url.path
-        if response.status_code == 429 or response.status_code >= 500:
-            if response.status_code == 429:
-                self.stats.throttled += 1
-            raise RetryableResponse(
-                response.status_code, path, retry_after_seconds(response.headers), self._describe_error(response)
-            )
+        if response.status_code == 429:
+            self.stats.throttled += 1
+            self.breaker.record_success()  # a throttling SIS is alive: it asks us to slow down, not to stop
+            raise RetryableResponse(429, path, retry_after_seconds(response.headers), self._describe_error(response))
+        if response.status_code >= 500:
+            self.breaker.record_failure("server")
+            raise RetryableResponse(response.status_code, path, None, self._describe_error(response))
         if response.status_code in (401, 403):
+            self.breaker.record_success()
             raise AuthError(f"HTTP {response.status_code} on {path}: {self._describe_error(response)}")
         if response.status_code >= 400:
+            self.breaker.record_success()
             raise ClientError(f"HTTP {response.status_code} on {path}: {self._describe_error(response)}")
-        return response
+        body = None
+        if parse_json:
+            try:
+                body = response.json()
+            except ValueError:
+                self.breaker.record_failure("server")
+                raise RetryableResponse(response.status_code, path, None, "the body is not complete JSON (cut short?)") from None
+        self.breaker.record_success()
+        return (response, body) if parse_json else response
 
     def _send(self, method: str, url: str, params: dict | None, json_body) -> httpx.Response:
         headers = {"Accept": "application/json"}
@@ -167,9 +172,9 @@ class ApiClient:
         with self.limiter.slots:
             self.limiter.wait_turn()
             started = time.perf_counter()
+            self.stats.requests += 1
             response = self.http.request(method, url, params=params, json=json_body, headers=headers)
             self.stats.latencies.append(time.perf_counter() - started)
-        self.stats.requests += 1
         self.stats.bytes += len(response.content)
         return response
 
@@ -186,3 +191,22 @@ class ApiClient:
         reason = str(exc) if isinstance(exc, RetryableResponse) else type(exc).__name__
         wait = state.next_action.sleep if state.next_action else 0.0
         log.warning("retry %d after %s; waiting %.1fs", state.attempt_number, reason, wait)
+
+
+class _RetryBudget:
+    """Separate attempt budgets for errors and for throttling, counted across one request's attempts."""
+
+    def __init__(self, max_attempts: int, max_throttled_attempts: int):
+        self.max_errors, self.max_throttled = max_attempts, max_throttled_attempts
+        self.errors = self.throttled = 0
+
+    def exhausted(self, state: RetryCallState) -> bool:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, RetryableResponse) and exc.status == 429:
+            self.throttled += 1
+        else:
+            self.errors += 1
+        return self.errors >= self.max_errors or self.throttled >= self.max_throttled
+
+    def describe(self) -> str:
+        return f"{self.errors} failed and {self.throttled} throttled attempts"

@@ -10,9 +10,8 @@ import httpx
 from sis_pipeline.config import IntegrationConfig
 from sis_pipeline.errors import DataError
 from sis_pipeline.normalize.oneroster import OneRosterNormalizer
-from sis_pipeline.providers.auth import ClientCredentialsAuth
+from sis_pipeline.providers.api_provider import ApiProvider
 from sis_pipeline.providers.base import refuse_unknown_options
-from sis_pipeline.providers.http import DEFAULT_TIMEOUT, ApiClient
 from sis_pipeline.providers.imsx import describe_imsx_error
 
 log = logging.getLogger(__name__)
@@ -58,7 +57,7 @@ class Endpoint:
     credentials_in: str
 
 
-class OneRosterProvider:
+class OneRosterProvider(ApiProvider):
     kind = "oneroster"
     required_fields = ("base_url", "token_url", "client_id_env", "client_secret_env")
     known_options = KNOWN_OPTIONS
@@ -88,36 +87,15 @@ class OneRosterProvider:
         self.integration = integration
         endpoint = self.endpoint(integration)
         self.version = endpoint.version
-        client_id, client_secret = integration.credentials()
-        verify = bool(integration.options.get("verify_tls", True))
-        self._http = httpx.Client(timeout=DEFAULT_TIMEOUT, verify=verify)
         scope = integration.options.get("scope")
-        auth = ClientCredentialsAuth(
-            self._http,
-            endpoint.token_url,
-            client_id,
-            client_secret,
+        self._connect(
+            integration,
+            base_url=endpoint.service_root,
+            token_url=endpoint.token_url,
             credentials_in=endpoint.credentials_in,
             extra_form={"scope": scope} if scope else None,
-        )
-        self.client = ApiClient(
-            endpoint.service_root,
-            auth,
-            http=self._http,
-            requests_per_minute=integration.requests_per_minute or self.default_requests_per_minute,
-            max_concurrency=integration.max_concurrency or self.default_max_concurrency,
             describe_error=describe_imsx_error,
         )
-
-    @property
-    def parallel(self) -> int:
-        return self.client.limiter.max_concurrency
-
-    def collection_modes(self) -> dict[str, str]:
-        return dict.fromkeys(self.collections, "bulk")
-
-    def api_stats(self) -> dict:
-        return self.client.stats.as_dict() | {"token_refreshes": self.client.auth.refreshes}
 
     def iter_pages(self, collection: str, since: datetime | None = None) -> Iterator[list[dict]]:
         path, list_key = ENDPOINTS[collection]
@@ -130,8 +108,8 @@ class OneRosterProvider:
         seen_urls: set[str] = set()
         pages = 0
         while next_url is not None:
-            response = self.client.get(next_url, params)
-            records = _records(response, list_key, collection)
+            response, body = self.client.request("GET", next_url, params, parse_json=True)
+            records = _records(body, response, list_key, collection)
             pages += 1
             if pages % PROGRESS_EVERY_PAGES == 0:
                 log.info("%s %s: %d pages fetched", self.integration.name, collection, pages)
@@ -161,15 +139,9 @@ class OneRosterProvider:
             return (same_collection if following["offset"] < int(total) else None), following
         return (same_collection if len(records) >= limit else None), following
 
-    def close(self) -> None:
-        self._http.close()
 
 
-def _records(response: httpx.Response, list_key: str, collection: str) -> list[dict]:
-    try:
-        body = response.json()
-    except ValueError:
-        raise DataError(f"{collection}: {response.request.url.path} answered with a body that is not JSON") from None
+def _records(body, response: httpx.Response, list_key: str, collection: str) -> list[dict]:
     records = body.get(list_key) if isinstance(body, dict) else None
     if records is None and isinstance(body, dict):
         lists = [value for value in body.values() if isinstance(value, list)]

@@ -16,8 +16,7 @@ import httpx
 from sis_pipeline.config import IntegrationConfig
 from sis_pipeline.providers.base import refuse_unknown_options
 from sis_pipeline.normalize.powerschool import PowerSchoolNormalizer
-from sis_pipeline.providers.auth import ClientCredentialsAuth
-from sis_pipeline.providers.http import DEFAULT_TIMEOUT, ApiClient
+from sis_pipeline.providers.api_provider import ApiProvider
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +68,7 @@ def clean(record: dict) -> dict:
     return cleaned
 
 
-class PowerSchoolProvider:
+class PowerSchoolProvider(ApiProvider):
     kind = "powerschool"
     required_fields = ("base_url", "client_id_env", "client_secret_env")
     # per-school and per-section lists need the schools and sections listed before them
@@ -85,29 +84,16 @@ class PowerSchoolProvider:
 
     def __init__(self, integration: IntegrationConfig):
         self.integration = integration
-        client_id, client_secret = integration.credentials()
-        self._http = httpx.Client(timeout=DEFAULT_TIMEOUT, verify=bool(integration.options.get("verify_tls", True)))
-        auth = ClientCredentialsAuth(
-            self._http, integration.token_url or f"{integration.base_url}/oauth/access_token", client_id, client_secret
-        )
-        self.client = ApiClient(
-            integration.base_url,
-            auth,
-            http=self._http,
-            requests_per_minute=integration.requests_per_minute or self.default_requests_per_minute,
-            max_concurrency=integration.max_concurrency or self.default_max_concurrency,
+        self._connect(
+            integration,
+            base_url=integration.base_url,
+            token_url=integration.token_url or f"{integration.base_url}/oauth/access_token",
             describe_error=lambda response: str(_message(response))[:200],
         )
         self._max_page_sizes: dict[str, int] | None = None
         self._ids: dict[str, list[str]] = {}
         self._section_teachers: dict[str, str] = {}
         self._lock = threading.Lock()
-
-    def collection_modes(self) -> dict[str, str]:
-        return dict.fromkeys(self.collections, "bulk")
-
-    def api_stats(self) -> dict:
-        return self.client.stats.as_dict() | {"token_refreshes": self.client.auth.refreshes}
 
     def iter_pages(self, collection: str, since: datetime | None = None) -> Iterator[list[dict]]:
         if collection == "student_changes":
@@ -141,11 +127,11 @@ class PowerSchoolProvider:
             params["extensions"] = self.integration.options["extensions"]
         if collection == "staff":
             params["expansions"] = STAFF_EXPANSIONS
-        total = int(self.client.get(f"{path}/count").json()["resource"]["count"])
+        total = int(self.client.get_json(f"{path}/count")["resource"]["count"])
         size = min(self.integration.page_size, self._page_sizes().get(f"{page_name}_max_page_size", 100))
         fetched, page = 0, 1
         while fetched < total:
-            body = self.client.get(path, {**params, "page": page, "pagesize": size}).json()
+            body = self.client.get_json(path, {**params, "page": page, "pagesize": size})
             records = [clean(r) for r in as_list((body.get(envelope) or {}).get(key))]
             if records:
                 self._remember(collection, records)
@@ -157,11 +143,11 @@ class PowerSchoolProvider:
 
     def _student_changes(self) -> Iterator[list[dict]]:
         """Each student's last change (`transaction_date`, a naive local time) from the schema table API."""
-        total = int(self.client.get(f"{CHANGES_PATH}/count").json()["count"])
+        total = int(self.client.get_json(f"{CHANGES_PATH}/count")["count"])
         size = min(self.integration.page_size, self._page_sizes().get("schema_table_query_max_page_size", 100))
         fetched, page = 0, 1
         while fetched < total:
-            body = self.client.get(CHANGES_PATH, {"projection": "dcid,transaction_date", "page": page, "pagesize": size}).json()
+            body = self.client.get_json(CHANGES_PATH, {"projection": "dcid,transaction_date", "page": page, "pagesize": size})
             rows = [row.get("tables", {}).get("students", {}) for row in as_list(body.get("record"))]
             if rows:
                 yield [{"id": row.get("dcid"), "transaction_date": row.get("transaction_date")} for row in rows]
@@ -196,12 +182,9 @@ class PowerSchoolProvider:
 
     def _page_sizes(self) -> dict[str, int]:
         if self._max_page_sizes is None:
-            metadata = self.client.get("/ws/v1/metadata").json().get("metadata", {})
+            metadata = self.client.get_json("/ws/v1/metadata").get("metadata", {})
             self._max_page_sizes = {name: int(value) for name, value in metadata.items() if str(value).isdigit()}
         return self._max_page_sizes
-
-    def close(self) -> None:
-        self._http.close()
 
 
 def _message(response: httpx.Response) -> str:

@@ -20,9 +20,8 @@ from sis_pipeline.config import IntegrationConfig
 from sis_pipeline.errors import DataError
 from sis_pipeline.normalize.oneroster import OneRosterNormalizer
 from sis_pipeline.normalize.qmlativ import COLLECTIONS, QmlativNormalizer
-from sis_pipeline.providers.auth import ClientCredentialsAuth
+from sis_pipeline.providers.api_provider import ApiProvider
 from sis_pipeline.providers.base import refuse_unknown_options
-from sis_pipeline.providers.http import DEFAULT_TIMEOUT, ApiClient
 from sis_pipeline.providers.oneroster import (
     DEFAULT_MAX_CONCURRENCY,
     KNOWN_OPTIONS,
@@ -78,10 +77,12 @@ def describe_qmlativ_error(response: httpx.Response) -> str:
     return str(message or body)[:200]
 
 
-class QmlativGenericApi:
+class QmlativGenericApi(ApiProvider):
     """Pages of Qmlativ objects, staged under the names of the OneRoster collections they stand for."""
 
     collections = tuple(COLLECTIONS)
+    default_requests_per_minute = DEFAULT_REQUESTS_PER_MINUTE
+    default_max_concurrency = DEFAULT_MAX_CONCURRENCY
 
     def __init__(self, integration: IntegrationConfig):
         self.integration = integration
@@ -92,34 +93,14 @@ class QmlativGenericApi:
             QmlativNormalizer.sources[entity][0]: [path.split(".")[0] for path in paths.values()]
             for entity, paths in integration.options.get("extra_fields", {}).items()
         }
-        client_id, client_secret = integration.credentials()
-        self._http = httpx.Client(timeout=DEFAULT_TIMEOUT, verify=bool(integration.options.get("verify_tls", True)))
-        auth = ClientCredentialsAuth(
-            self._http,
-            integration.token_url or f"{integration.base_url}/oauth/token",
-            client_id,
-            client_secret,
+        self._connect(
+            integration,
+            base_url=integration.base_url,
+            token_url=integration.token_url or f"{integration.base_url}/oauth/token",
             credentials_in=integration.options.get("credentials_in", "basic"),
-        )
-        self.client = ApiClient(
-            integration.base_url,
-            auth,
-            http=self._http,
-            requests_per_minute=integration.requests_per_minute or DEFAULT_REQUESTS_PER_MINUTE,
-            max_concurrency=integration.max_concurrency or DEFAULT_MAX_CONCURRENCY,
             describe_error=describe_qmlativ_error,
             token_rejected=token_expired,
         )
-
-    @property
-    def parallel(self) -> int:
-        return self.client.limiter.max_concurrency
-
-    def collection_modes(self) -> dict[str, str]:
-        return dict.fromkeys(self.collections, "bulk")
-
-    def api_stats(self) -> dict:
-        return self.client.stats.as_dict() | {"token_refreshes": self.client.auth.refreshes}
 
     def iter_pages(self, collection: str, since: datetime | None = None) -> Iterator[list[dict]]:
         for object_path in COLLECTIONS[collection]:
@@ -146,8 +127,10 @@ class QmlativGenericApi:
             if next_path.lstrip("/") in requested:
                 raise DataError(f"{self.integration.name} {collection}: paging loops back to {next_path}")
             requested.add(next_path.lstrip("/"))
-            response = self.client.request("POST" if search else "GET", next_path, {"searchFields": fields}, search)
-            objects, next_path = _objects_and_next(response, collection)
+            response, body = self.client.request(
+                "POST" if search else "GET", next_path, {"searchFields": fields}, search, parse_json=True
+            )
+            objects, next_path = _objects_and_next(body, response, collection)
             if not objects:
                 return
             if len(requested) % PROGRESS_EVERY_PAGES == 0:
@@ -167,15 +150,8 @@ class QmlativGenericApi:
         group = {"ConditionGroupType": "And", "Conditions": [{"DateSearchCondition": condition}]}
         return {"SearchCondition": {"SearchConditionGroup": group}}
 
-    def close(self) -> None:
-        self._http.close()
 
-
-def _objects_and_next(response: httpx.Response, collection: str) -> tuple[list[dict], str | None]:
-    try:
-        body = response.json()
-    except ValueError:
-        raise DataError(f"{collection}: {response.request.url.path} answered with a body that is not JSON") from None
+def _objects_and_next(body, response: httpx.Response, collection: str) -> tuple[list[dict], str | None]:
     objects = body.get("Objects") if isinstance(body, dict) else None
     if not isinstance(objects, list):
         raise DataError(f"{collection}: {response.request.url.path} has no 'Objects' list in its body")

@@ -1,11 +1,13 @@
-"""What a simulator operator (or a test) can tune: credentials, token lifetime, paging behaviour."""
+"""What a simulator operator (or a test) can tune: credentials, token lifetime, paging behaviour, faults."""
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+
+from sis_pipeline.simulators.faults import FaultSettings
 
 PAGING_HEADER_MODES = ("all", "total_only", "link_only", "none")
 FLAVOURS = ("oneroster", "infinite_campus")
 # Settings a test may change while the server runs; credentials and paths are fixed at start.
-RUNTIME_SETTINGS = ("paging_headers", "default_limit", "max_limit", "token_ttl")
+RUNTIME_SETTINGS = ("paging_headers", "default_limit", "max_limit", "token_ttl", "faults")
 
 
 @dataclass
@@ -22,6 +24,8 @@ class SimulatorSettings:
     app_name: str = "district"
     # served under this path, e.g. "/api" for Skyward SMS 2.0 (`https://{host}/api`)
     path_prefix: str = ""
+    # faults API requests meet (none by default); see faults.py
+    faults: FaultSettings = field(default_factory=FaultSettings)
 
     @classmethod
     def infinite_campus(cls, app_name: str = "district", **settings) -> "SimulatorSettings":
@@ -61,7 +65,12 @@ class SimulatorSettings:
         unknown = set(changes) - set(RUNTIME_SETTINGS)
         if unknown:
             raise ValueError(f"cannot change {sorted(unknown)} at runtime; allowed: {list(RUNTIME_SETTINGS)}")
-        candidate = SimulatorSettings(**{**asdict(self), **changes})
+        if "faults" in changes:
+            # A partial fault object changes only the faults it names.
+            changes = {**changes, "faults": self.faults.changed(changes["faults"])}
+        # A shallow copy keeps the same FaultSettings when faults are untouched, so their schedule runs on.
+        current = {setting.name: getattr(self, setting.name) for setting in fields(self)}
+        candidate = SimulatorSettings(**{**current, **changes})
         for name in RUNTIME_SETTINGS:
             setattr(self, name, getattr(candidate, name))
 

@@ -1,0 +1,47 @@
+"""Plumbing shared by providers that call an HTTP API: one client per integration, every collection in bulk."""
+
+import httpx
+
+from sis_pipeline.config import IntegrationConfig
+from sis_pipeline.providers.auth import ClientCredentialsAuth
+from sis_pipeline.providers.http import ApiClient
+
+CONNECT_TIMEOUT_SECONDS = 10.0
+
+
+class ApiProvider:
+    default_requests_per_minute: int | None = None
+    default_max_concurrency = 4
+    collections: tuple[str, ...] = ()
+
+    def _connect(self, integration: IntegrationConfig, *, base_url: str, token_url: str, credentials_in: str = "basic",
+                 extra_form: dict | None = None, **client_options) -> None:
+        """Open the HTTP client, its OAuth token and the shared limiter/breaker for this integration."""
+        client_id, client_secret = integration.credentials()
+        timeout = httpx.Timeout(integration.timeout_seconds, connect=min(CONNECT_TIMEOUT_SECONDS, integration.timeout_seconds))
+        self._http = httpx.Client(timeout=timeout, verify=bool(integration.options.get("verify_tls", True)))
+        auth = ClientCredentialsAuth(
+            self._http, token_url, client_id, client_secret, credentials_in=credentials_in, extra_form=extra_form
+        )
+        self.client = ApiClient(
+            base_url,
+            auth,
+            http=self._http,
+            name=integration.name,
+            requests_per_minute=integration.requests_per_minute or self.default_requests_per_minute,
+            max_concurrency=integration.max_concurrency or self.default_max_concurrency,
+            **client_options,
+        )
+
+    @property
+    def parallel(self) -> int:
+        return self.client.limiter.max_concurrency
+
+    def collection_modes(self) -> dict[str, str]:
+        return dict.fromkeys(self.collections, "bulk")
+
+    def api_stats(self) -> dict:
+        return self.client.stats.as_dict() | {"token_refreshes": self.client.auth.refreshes}
+
+    def close(self) -> None:
+        self._http.close()
