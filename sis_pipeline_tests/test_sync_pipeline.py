@@ -204,3 +204,11 @@ def test_an_empty_export_never_empties_a_table(district, write_config, sync, war
     assert result["status"] == "failed" and result["error_class"] == "data"
     assert "schools" in result["error"] and "refusing to archive" in result["error"]
     assert warehouse_counts(warehouse_url, active_only=True) == before
+
+
+def test_staging_keeps_only_the_newest_runs(district, write_config, sync, sqlite_url, tmp_path):
+    config = write_config(district)
+    for _ in range(4):
+        assert sync(config, sqlite_url)["status"] == "success"
+    runs = [p for p in (tmp_path / "staging" / "springfield").iterdir() if p.is_dir()]
+    assert len(runs) == 3

@@ -46,6 +46,7 @@ def build_roster_assets(partitions: dg.StaticPartitionsDefinition) -> list:
         name = context.partition_key
         mode = context.run.tags.get(MODE_TAG, "full")
         start_sync_run(warehouse.engine(), context.run_id, name, mode)
+        staging.prune(name, context.run_id)  # older runs' pages are kept only to re-run a failed step
         with recorded_failure(context, warehouse):
             provider = sis.open(name)
             started = time.perf_counter()

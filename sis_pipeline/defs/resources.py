@@ -1,5 +1,6 @@
 """Resources: the warehouse, the staging area and the SIS providers, configured once per deployment."""
 
+import shutil
 from functools import cache
 from pathlib import Path
 
@@ -34,8 +35,21 @@ class StagingResource(dg.ConfigurableResource):
 
     root: str = ""
 
+    keep_runs: int = 3
+
     def run_dir(self, integration: str, run_id: str) -> Path:
         return Path(self.root or staging_root()) / integration / run_id
+
+    def prune(self, integration: str, current_run_id: str) -> int:
+        """Delete all but the newest `keep_runs` run folders of an integration (the current one always stays)."""
+        folder = Path(self.root or staging_root()) / integration
+        if not folder.is_dir():
+            return 0
+        runs = sorted((p for p in folder.iterdir() if p.is_dir() and p.name != current_run_id), key=lambda p: p.stat().st_mtime)
+        stale = runs[: max(0, len(runs) - (self.keep_runs - 1))]
+        for run in stale:
+            shutil.rmtree(run, ignore_errors=True)
+        return len(stale)
 
 
 class SisProvidersResource(dg.ConfigurableResource):

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from sis_pipeline.simulators.faults import FaultInjector
 from sis_pipeline.simulators.overlay import InvalidChange, RosterOverlay, UnknownRecord
 
 LOOPBACK_HOSTS = ("127.0.0.1", "::1")
@@ -59,8 +60,11 @@ async def _json_body(request: Request):
         raise InvalidChange(f"the body is not JSON: {error}") from None
 
 
-def admin_routes(state) -> list[Route]:
-    """Routes bound to a `SimulatorState` (roster, settings, tokens, request counts)."""
+def admin_routes(state, faults: FaultInjector | None = None) -> list[Route]:
+    """Routes bound to a `SimulatorState` (roster, settings, tokens, request counts).
+
+    `faults`, where the simulator injects them, adds its counters to /admin/stats and /admin/reset.
+    """
 
     async def totals(request: Request) -> JSONResponse:
         return JSONResponse(state.roster.totals())
@@ -92,13 +96,18 @@ def admin_routes(state) -> list[Route]:
         return JSONResponse(state.settings.public())
 
     async def stats(request: Request) -> JSONResponse:
-        return JSONResponse({"requests": dict(state.requests), "tokens_issued": state.tokens.issued})
+        body = {"requests": dict(state.requests), "tokens_issued": state.tokens.issued}
+        if faults is not None:
+            body["faults"] = faults.stats()
+        return JSONResponse(body)
 
     async def expire_tokens(request: Request) -> JSONResponse:
         return JSONResponse({"expired": state.tokens.expire_all()})
 
     async def reset(request: Request) -> JSONResponse:
         state.roster.reset()
+        if faults is not None:
+            faults.reset()
         return JSONResponse(state.roster.totals())
 
     return [

@@ -2,9 +2,11 @@
 
 It behaves like a provider a sync must cope with: OAuth client credentials, offset paging with
 `X-Total-Count` and `Link` headers (switchable, since some providers send neither),
-`dateLastModified` delta filters and imsx error bodies.
+`dateLastModified` delta filters and imsx error bodies, and, when an operator switches them on,
+the faults of a bad night (faults.py).
 """
 
+import asyncio
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -17,6 +19,7 @@ from starlette.routing import Route
 from sis_pipeline.simulators.admin import admin_routes
 from sis_pipeline.simulators.auth import TokenStore, bearer_token, token_endpoint
 from sis_pipeline.simulators.district import District
+from sis_pipeline.simulators.faults import FaultInjector, reset_connection
 from sis_pipeline.simulators.filters import FilterError, parse_filter
 from sis_pipeline.simulators import infinite_campus
 from sis_pipeline.simulators.overlay import RosterOverlay, UnknownRecord
@@ -38,6 +41,7 @@ class SimulatorState:
     settings: SimulatorSettings
     tokens: TokenStore = field(default_factory=TokenStore)
     requests: Counter = field(default_factory=Counter)
+    faults: FaultInjector = field(default_factory=FaultInjector)
 
 
 # UTF-8 on the wire as real providers send it (José, not Jos\u00e9); records are trees, never cyclic.
@@ -64,11 +68,33 @@ def imsx_error(
 
 def _unauthorised(request: Request, state: SimulatorState) -> Response | None:
     token = bearer_token(request)
-    if token is not None and state.tokens.is_valid(token):
+    if token is not None and state.tokens.is_valid(token) and state.faults.admits_token(token):
         return None
     challenge = 'Bearer realm="oneroster"' + (', error="invalid_token"' if token else "")
     description = "the access token is invalid or expired" if token else "a Bearer access token is required"
     return imsx_error(401, "unauthorisedrequest", description, "Authorization", {"WWW-Authenticate": challenge})
+
+
+def _with_faults(state: SimulatorState, endpoint, serves_list: bool):
+    """`endpoint` meeting the faults the operator switched on (see faults.py)."""
+
+    async def endpoint_with_faults(request: Request) -> Response:
+        planned = state.faults.plan(state.settings.faults, serves_list)
+        if planned.refusal is not None:
+            status, description, headers = planned.refusal
+            return imsx_error(status, "server_busy", description, headers=headers)
+        if planned.reset_connection:
+            return await reset_connection(request)
+        if planned.delay_seconds:
+            await asyncio.sleep(planned.delay_seconds)
+        response = await endpoint(request)
+        if state.faults.answered(response.status_code):
+            state.tokens.expire_all()
+        if planned.truncate and response.status_code == 200:
+            return state.faults.truncate(response)
+        return response
+
+    return endpoint_with_faults
 
 
 def _paging(request: Request, settings: SimulatorSettings) -> tuple[int, int]:
@@ -146,8 +172,8 @@ def _version_routes(state: SimulatorState, version: str) -> list[Route]:
         return json_response({ENVELOPES[collection][1]: record})
 
     return [
-        Route(f"{root}/{{collection}}", list_collection, methods=["GET"]),
-        Route(f"{root}/{{collection}}/{{sourced_id}}", get_record, methods=["GET"]),
+        Route(f"{root}/{{collection}}", _with_faults(state, list_collection, serves_list=True), methods=["GET"]),
+        Route(f"{root}/{{collection}}/{{sourced_id}}", _with_faults(state, get_record, serves_list=False), methods=["GET"]),
     ]
 
 
@@ -162,7 +188,7 @@ def create_oneroster_app(district: District, settings: SimulatorSettings | None 
                 return refused
         return await token_endpoint(request, state.settings, state.tokens)
 
-    routes = [Route(state.settings.token_path, issue_token, methods=["POST"]), *admin_routes(state)]
+    routes = [Route(state.settings.token_path, issue_token, methods=["POST"]), *admin_routes(state, state.faults)]
     for version in state.settings.roots():
         routes.extend(_version_routes(state, version))
     app = Starlette(routes=routes)

@@ -19,6 +19,7 @@ import httpx
 import uvicorn
 
 from sis_pipeline.simulators.district import District
+from sis_pipeline.simulators.faults import add_fault_options, fault_options, fault_settings_from_options
 from sis_pipeline.simulators.oneroster_app import SimulatorState, create_oneroster_app
 from sis_pipeline.simulators.oneroster_csv import cli as oneroster_csv_cli
 from sis_pipeline.simulators.powerschool import PowerSchoolSettings, PowerSchoolState, create_powerschool_app
@@ -41,6 +42,7 @@ def _oneroster_options(settings: SimulatorSettings) -> list[str]:
         "--paging-headers", settings.paging_headers,
         "--default-limit", str(settings.default_limit), "--max-limit", str(settings.max_limit),
         "--flavour", settings.flavour, "--app-name", settings.app_name, "--path-prefix", settings.path_prefix,
+        *fault_options(settings.faults),
     ]
 
 
@@ -278,6 +280,7 @@ def _parser() -> argparse.ArgumentParser:
     oneroster.add_argument("--flavour", choices=FLAVOURS, default="oneroster", help="infinite_campus: Campus URLs and ids")
     oneroster.add_argument("--path-prefix", default="", help='serve under this path, e.g. "/api" as Skyward SMS 2.0 does')
     oneroster.add_argument("--app-name", default="district", help="the Campus application name (infinite_campus)")
+    add_fault_options(oneroster)
     csv_package = simulators.add_parser("oneroster-csv", help="write a OneRoster CSV package (zip or folder)")
     oneroster_csv_cli.add_arguments(csv_package)
     powerschool = simulators.add_parser("powerschool", help="PowerSchool plugin REST API (/ws/v1, /ws/schema/table)")
@@ -305,6 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         client_id=args.client_id, client_secret=args.client_secret, token_ttl=args.token_ttl, token_path=args.token_path,
         paging_headers=args.paging_headers, default_limit=args.default_limit, max_limit=args.max_limit,
         flavour=args.flavour, app_name=args.app_name, path_prefix=args.path_prefix,
+        faults=fault_settings_from_options(args),
     )
     roots = {f"oneroster_{version}": root for version, root in settings.roots().items()}
     return _serve(create_oneroster_app(district, settings), settings, args, "OneRoster", roots)

@@ -59,6 +59,8 @@ class SimulatorSettings:
             raise ValueError(f"flavour must be one of {FLAVOURS}, got {self.flavour!r}")
         if not self.token_path.startswith("/"):
             raise ValueError(f"token_path must start with '/', got {self.token_path!r}")
+        if not isinstance(self.faults, FaultSettings):
+            raise ValueError(f"faults must be FaultSettings, got {self.faults!r}")
 
     def apply(self, changes: dict) -> None:
         """Change runtime settings all at once, or none if any value is invalid."""
