@@ -21,6 +21,11 @@ def main(argv: list[str] | None = None) -> int:
     sync.add_argument("--json", action="store_true", help="print the per-integration counts as JSON")
     sync.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
+    tokens = commands.add_parser("tokens", help="stored OAuth tokens: status, or revoke to force a new one")
+    tokens.add_argument("action", choices=["status", "revoke"])
+    tokens.add_argument("--integration", metavar="NAME", help="only this integration")
+    tokens.add_argument("--json", action="store_true")
+
     simulate = commands.add_parser("simulate", help="serve a synthetic district over a SIS API", add_help=False)
     simulate.add_argument("args", nargs=argparse.REMAINDER)
 
@@ -29,7 +34,32 @@ def main(argv: list[str] | None = None) -> int:
         from sis_pipeline.simulators.server import main as simulate_main
 
         return simulate_main(args.args)
+    if args.command == "tokens":
+        return _tokens(args)
     return _sync(args)
+
+
+def _tokens(args) -> int:
+    """Token health without the tokens: which integrations hold one, since when, until when."""
+    from sis_pipeline.warehouse.engine import create_warehouse_engine, warehouse_url
+    from sis_pipeline.warehouse.schema import ensure_schema
+    from sis_pipeline.warehouse.tokens import revoke_tokens, token_status
+
+    engine = create_warehouse_engine(warehouse_url())
+    ensure_schema(engine)
+    if args.action == "revoke":
+        removed = revoke_tokens(engine, args.integration)
+        print(f"revoked {removed} stored token(s); the next run asks the SIS for a new one")
+        return 0
+    rows = [row for row in token_status(engine) if args.integration in (None, row["integration"])]
+    if args.json:
+        print(json.dumps({"tokens": rows}, indent=2))
+    elif not rows:
+        print("no stored tokens (set SIS_TOKEN_KEY to keep tokens between runs)")
+    for row in rows if not args.json else []:
+        state = "valid" if row["valid"] else "expired"
+        print(f"{row['integration']}: {state}, issued {row['issued_at']}, expires {row['expires_at']}")
+    return 0
 
 
 def _sync(args) -> int:

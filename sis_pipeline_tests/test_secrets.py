@@ -5,6 +5,7 @@ import shutil
 import subprocess
 
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy.engine import make_url
 
 from sis_pipeline.redact import MASK, redact, register_secret
@@ -37,6 +38,7 @@ def test_no_secret_or_token_in_logs_report_or_a_warehouse_dump(district, write_c
         return token
 
     monkeypatch.setattr(tokens, "issue", recording_issue)
+    monkeypatch.setenv("SIS_TOKEN_KEY", Fernet.generate_key().decode())  # tokens are stored, encrypted
     config = write_config(district)
     with caplog.at_level(logging.DEBUG):
         report = sync(config, postgres_url)
@@ -51,6 +53,7 @@ def test_no_secret_or_token_in_logs_report_or_a_warehouse_dump(district, write_c
         capture_output=True, text=True, check=True,
     ).stdout
     assert "springfield" in dump and len(dump) > 10_000  # the dump really holds the roster
+    assert "oauth_tokens" in dump and "gAAAA" in dump  # and an encrypted (Fernet) token
     haystacks = {"warehouse dump": dump, "logs": caplog.text, "report": repr(report) + repr(report_again)}
     for secret in [district.client_secret, *issued]:
         for where, text in haystacks.items():

@@ -71,5 +71,6 @@ def test_ensure_schema_is_idempotent(warehouse_url):
         "enrollments",
         "student_mappings",
         "sync_runs",
+        "oauth_tokens",
         "rejected_records",
     }

@@ -48,7 +48,7 @@ def build_roster_assets(partitions: dg.StaticPartitionsDefinition) -> list:
         start_sync_run(warehouse.engine(), context.run_id, name, mode)
         staging.prune(name, context.run_id)  # older runs' pages are kept only to re-run a failed step
         with recorded_failure(context, warehouse):
-            provider = sis.open(name)
+            provider = sis.open(name, warehouse)
             started = time.perf_counter()
             try:
                 raw = extract(provider, staging.run_dir(name, context.run_id) / "raw")

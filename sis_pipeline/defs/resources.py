@@ -10,8 +10,10 @@ from sqlalchemy.engine import Engine
 from sis_pipeline.config import IntegrationConfig, load_config
 from sis_pipeline.providers.registry import provider_class
 from sis_pipeline.staging import staging_root
+from sis_pipeline.token_cipher import token_cipher
 from sis_pipeline.warehouse.engine import create_warehouse_engine, warehouse_url
 from sis_pipeline.warehouse.schema import ensure_schema
+from sis_pipeline.warehouse.tokens import StoredTokens
 
 
 @cache
@@ -68,6 +70,13 @@ class SisProvidersResource(dg.ConfigurableResource):
         cls, integration = self.provider_class(name), self.integration(name)
         return cls.normalizer_for(integration) if hasattr(cls, "normalizer_for") else cls.normalizer
 
-    def open(self, name: str):
-        """A connected provider for the integration; close it when done."""
-        return self.provider_class(name)(self.integration(name))
+    def open(self, name: str, warehouse: "WarehouseResource | None" = None):
+        """A connected provider for the integration; close it when done.
+
+        With a warehouse and SIS_TOKEN_KEY, its OAuth token is kept there encrypted between runs.
+        """
+        provider = self.provider_class(name)(self.integration(name))
+        cipher = token_cipher() if warehouse is not None and hasattr(provider, "use_token_cache") else None
+        if cipher is not None:
+            provider.use_token_cache(StoredTokens(warehouse.engine(), name, provider.client.auth.token_url, cipher))
+        return provider

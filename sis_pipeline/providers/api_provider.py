@@ -33,6 +33,10 @@ class ApiProvider:
             **client_options,
         )
 
+    def use_token_cache(self, cache) -> None:
+        """Keep this integration's token between runs (the caller owns where and how it is stored)."""
+        self.client.auth.cache = cache
+
     @property
     def parallel(self) -> int:
         return self.client.limiter.max_concurrency

@@ -3,6 +3,8 @@
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
 
 import httpx
 from pydantic import SecretStr
@@ -11,6 +13,16 @@ from sis_pipeline.errors import AuthError, NetworkError, ServerError
 from sis_pipeline.redact import register_secret
 
 DEFAULT_REFRESH_MARGIN_SECONDS = 600.0
+
+
+class TokenCache(Protocol):
+    """Where tokens outlive a run (the warehouse, encrypted): see warehouse/tokens.py."""
+
+    def load(self) -> tuple[str, datetime, float] | None: ...
+
+    def save(self, token: str, issued_at: datetime, lifetime: float) -> None: ...
+
+    def forget(self) -> None: ...
 
 
 @dataclass
@@ -45,7 +57,7 @@ class ClientCredentialsAuth:
         clock=time.monotonic,
     ):
         self._http = http
-        self._token_url = token_url
+        self.token_url = token_url
         self._client_id = client_id
         self._client_secret = SecretStr(client_secret)
         register_secret(client_secret)
@@ -56,11 +68,17 @@ class ClientCredentialsAuth:
         self._lock = threading.Lock()
         self._token: AccessToken | None = None
         self.refreshes = 0
+        self.cache: TokenCache | None = None
 
     def bearer(self) -> str:
         with self._lock:
+            if self._token is None and self.cache is not None:
+                self._token = self._cached_token()
             if self._token is None or self._clock() >= self._token.refresh_due_at(self._refresh_margin):
                 self._token = self._request_token()
+                if self.cache is not None:
+                    issued = datetime.now(UTC)
+                    self.cache.save(self._token.value.get_secret_value(), issued, self._token.lifetime)
             return self._token.value.get_secret_value()
 
     def invalidate(self, rejected: str) -> None:
@@ -68,6 +86,18 @@ class ClientCredentialsAuth:
         with self._lock:
             if self._token is not None and self._token.value.get_secret_value() == rejected:
                 self._token = None
+                if self.cache is not None:
+                    self.cache.forget()
+
+    def _cached_token(self) -> AccessToken | None:
+        """A token an earlier run stored, placed on this process's clock by its age."""
+        stored = self.cache.load()
+        if stored is None:
+            return None
+        token, issued_at, lifetime = stored
+        register_secret(token)
+        age = (datetime.now(UTC) - issued_at).total_seconds()
+        return AccessToken(SecretStr(token), self._clock() - age, lifetime)
 
     def _request_token(self) -> AccessToken:
         form = {"grant_type": "client_credentials", **self._extra_form}
@@ -77,21 +107,21 @@ class ClientCredentialsAuth:
         else:
             form |= {"client_id": self._client_id, "client_secret": self._client_secret.get_secret_value()}
         try:
-            response = self._http.post(self._token_url, data=form, auth=auth, headers={"Accept": "application/json"})
+            response = self._http.post(self.token_url, data=form, auth=auth, headers={"Accept": "application/json"})
         except httpx.TransportError as exc:
-            raise NetworkError(f"token request to {self._token_url} failed: {type(exc).__name__}") from None
+            raise NetworkError(f"token request to {self.token_url} failed: {type(exc).__name__}") from None
         if response.status_code >= 500:
-            raise ServerError(f"token endpoint {self._token_url} answered HTTP {response.status_code}")
+            raise ServerError(f"token endpoint {self.token_url} answered HTTP {response.status_code}")
         if response.status_code != 200:
             raise AuthError(
-                f"token endpoint {self._token_url} refused client {self._client_id!r}: HTTP {response.status_code}"
+                f"token endpoint {self.token_url} refused client {self._client_id!r}: HTTP {response.status_code}"
             )
         try:
             body = response.json()
             token = str(body["access_token"])
             lifetime = float(body.get("expires_in") or 3600)  # PowerSchool sends expires_in as a string
         except (ValueError, KeyError, TypeError):
-            raise AuthError(f"token endpoint {self._token_url} answered without a usable access_token") from None
+            raise AuthError(f"token endpoint {self.token_url} answered without a usable access_token") from None
         register_secret(token)
         self.refreshes += 1
         return AccessToken(SecretStr(token), self._clock(), lifetime)

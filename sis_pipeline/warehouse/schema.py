@@ -91,6 +91,17 @@ student_mappings = Table(
     UniqueConstraint("integration", "id_type", "source_id", name="uq_student_mappings_id"),
 )
 
+oauth_tokens = Table(
+    "oauth_tokens",
+    metadata,
+    # One current token per integration, encrypted with Fernet (SIS_TOKEN_KEY); never stored in plain text.
+    Column("integration", String(), primary_key=True),
+    Column("token_url", Text(), nullable=False),
+    Column("encrypted_token", Text(), nullable=False),
+    Column("issued_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
 sync_runs = Table(
     "sync_runs",
     metadata,
