@@ -212,3 +212,19 @@ def test_staging_keeps_only_the_newest_runs(district, write_config, sync, sqlite
         assert sync(config, sqlite_url)["status"] == "success"
     runs = [p for p in (tmp_path / "staging" / "springfield").iterdir() if p.is_dir()]
     assert len(runs) == 3
+
+
+def test_every_api_call_of_a_run_is_in_the_audit_trail(district, write_config, sync, warehouse_url):
+    from sis_pipeline.warehouse.schema import api_calls
+
+    before = district.stats()["requests"]
+    result = sync(write_config(district), warehouse_url)
+    served = sum(district.stats()["requests"].values()) - sum(before.values())
+    engine = create_warehouse_engine(warehouse_url)
+    with engine.connect() as conn:
+        calls = conn.execute(select(api_calls).where(api_calls.c.run_id == result["run_id"])).all()
+    engine.dispose()
+    token_requests = 1
+    assert len(calls) == served - token_requests  # every API call, nothing else
+    assert all(call.status == 200 and call.attempt == 1 and call.bytes > 0 for call in calls)
+    assert any("/enrollments?limit=100&offset=0" in call.path for call in calls)

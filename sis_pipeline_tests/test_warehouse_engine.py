@@ -72,5 +72,6 @@ def test_ensure_schema_is_idempotent(warehouse_url):
         "student_mappings",
         "sync_runs",
         "oauth_tokens",
+        "api_calls",
         "rejected_records",
     }

@@ -13,6 +13,7 @@ from sis_pipeline.normalize.stage import normalize_integration
 from sis_pipeline.resolve.conflicts import resolve_conflicts
 from sis_pipeline.resolve.identity import assign_student_uids
 from sis_pipeline.staging import iter_frames, read_frame, write_frame
+from sis_pipeline.warehouse.audit import record_api_calls
 from sis_pipeline.warehouse.loader import load_integration
 from sis_pipeline.warehouse.runs import finish_sync_run, start_sync_run
 from sis_pipeline.warehouse.student_mappings import read_student_mappings
@@ -55,6 +56,7 @@ def build_roster_assets(partitions: dg.StaticPartitionsDefinition) -> list:
                 api = provider.api_stats()
             finally:
                 provider.close()
+                record_api_calls(warehouse.engine(), context.run_id, name, getattr(provider, "api_calls", list)())
         context.add_output_metadata(
             {f"fetched_{c}": h["rows"] for c, h in raw.items()}
             | {f"api_{k}": v for k, v in api.items()}

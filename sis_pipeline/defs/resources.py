@@ -78,5 +78,5 @@ class SisProvidersResource(dg.ConfigurableResource):
         provider = self.provider_class(name)(self.integration(name))
         cipher = token_cipher() if warehouse is not None and hasattr(provider, "use_token_cache") else None
         if cipher is not None:
-            provider.use_token_cache(StoredTokens(warehouse.engine(), name, provider.client.auth.token_url, cipher))
+            provider.use_token_cache(lambda token_url: StoredTokens(warehouse.engine(), name, token_url, cipher))
         return provider

@@ -33,9 +33,9 @@ class ApiProvider:
             **client_options,
         )
 
-    def use_token_cache(self, cache) -> None:
-        """Keep this integration's token between runs (the caller owns where and how it is stored)."""
-        self.client.auth.cache = cache
+    def use_token_cache(self, cache_for) -> None:
+        """Keep this integration's token between runs: `cache_for(token_url)` says where (the caller owns it)."""
+        self.client.auth.cache = cache_for(self.client.auth.token_url)
 
     @property
     def parallel(self) -> int:
@@ -46,6 +46,10 @@ class ApiProvider:
 
     def api_stats(self) -> dict:
         return self.client.stats.as_dict() | {"token_refreshes": self.client.auth.refreshes}
+
+    def api_calls(self) -> list[dict]:
+        """This provider's calls so far, for the audit trail."""
+        return list(self.client.stats.calls)
 
     def close(self) -> None:
         self._http.close()

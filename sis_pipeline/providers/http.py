@@ -1,7 +1,9 @@
 """The one HTTP client every provider uses: auth, proactive rate limiting, retries with jitter, statistics."""
 
+import itertools
 import logging
 import time
+from datetime import UTC, datetime
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
@@ -34,6 +36,8 @@ class ApiStats:
     throttled: int = 0
     bytes: int = 0
     latencies: list[float] = field(default_factory=list)
+    # the audit trail: one entry per HTTP exchange (method, path and query, status, ms, bytes, attempt, when)
+    calls: list[dict] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         ordered = sorted(self.latencies)
@@ -116,6 +120,7 @@ class ApiClient:
         """
         url = path_or_url if path_or_url.startswith("http") else f"{self.base_url}/{path_or_url.lstrip('/')}"
         budget = _RetryBudget(self._max_attempts, self._max_throttled_attempts)
+        attempts = itertools.count(1)
         retrying = Retrying(
             retry=retry_if_exception_type((RetryableResponse, httpx.TransportError)),
             wait=self._wait,
@@ -124,20 +129,20 @@ class ApiClient:
             reraise=True,
         )
         try:
-            return retrying(self._attempt, method, url, params, json_body, parse_json)
+            return retrying(self._attempt, method, url, params, json_body, parse_json, attempts)
         except RetryableResponse as exc:
             error = RateLimitError if exc.status == 429 else ServerError
             raise error(f"{exc} (gave up after {budget.describe()})") from None
         except httpx.TransportError as exc:
             raise NetworkError(f"{type(exc).__name__} calling {httpx.URL(url).path} (gave up after {budget.describe()})") from None
 
-    def _attempt(self, method: str, url: str, params: dict | None, json_body, parse_json: bool):
+    def _attempt(self, method: str, url: str, params: dict | None, json_body, parse_json: bool, attempts):
         self.breaker.before_request()
         try:
-            response = self._send(method, url, params, json_body)
+            response = self._send(method, url, params, json_body, next(attempts))
             if self.auth is not None and self._token_rejected(response):
                 self.auth.invalidate(response.request.headers["authorization"].removeprefix("Bearer "))
-                response = self._send(method, url, params, json_body)  # one replay with a fresh token
+                response = self._send(method, url, params, json_body, next(attempts))  # one replay, fresh token
         except httpx.TransportError:
             self.breaker.record_failure("network")
             raise
@@ -165,18 +170,28 @@ class ApiClient:
         self.breaker.record_success()
         return (response, body) if parse_json else response
 
-    def _send(self, method: str, url: str, params: dict | None, json_body) -> httpx.Response:
+    def _send(self, method: str, url: str, params: dict | None, json_body, attempt: int) -> httpx.Response:
         headers = {"Accept": "application/json"}
         if self.auth is not None:
             headers["Authorization"] = f"Bearer {self.auth.bearer()}"
+        call = {"method": method, "path": _audited_path(url, params), "attempt": attempt, "called_at": datetime.now(UTC)}
         with self.limiter.slots:
             self.limiter.wait_turn()
             started = time.perf_counter()
             self.stats.requests += 1
-            response = self.http.request(method, url, params=params, json=json_body, headers=headers)
-            self.stats.latencies.append(time.perf_counter() - started)
-        self.stats.bytes += len(response.content)
+            try:
+                response = self.http.request(method, url, params=params, json=json_body, headers=headers)
+            except httpx.TransportError as exc:
+                self._record(call, started, status=None, size=0, error=type(exc).__name__)
+                raise
+        self._record(call, started, status=response.status_code, size=len(response.content))
         return response
+
+    def _record(self, call: dict, started: float, *, status: int | None, size: int, error: str | None = None) -> None:
+        elapsed = time.perf_counter() - started
+        self.stats.latencies.append(elapsed)
+        self.stats.bytes += size
+        self.stats.calls.append(call | {"status": status, "error": error, "duration_ms": round(elapsed * 1000, 1), "bytes": size})
 
     @staticmethod
     def _wait(state: RetryCallState) -> float:
@@ -210,3 +225,13 @@ class _RetryBudget:
 
     def describe(self) -> str:
         return f"{self.errors} failed and {self.throttled} throttled attempts"
+
+
+def _audited_path(url: str, params: dict | None) -> str:
+    """Path and query of a call, for the audit trail; credentials never travel in our URLs, and
+    anything that looks like one is masked anyway."""
+    from sis_pipeline.redact import redact
+
+    full = httpx.URL(url, params=params) if params else httpx.URL(url)
+    query = f"?{full.query.decode()}" if full.query else ""
+    return redact(f"{full.path}{query}")[:1000]

@@ -205,5 +205,11 @@ class SkywardProvider:
     def iter_pages(self, collection: str, since: datetime | None = None) -> Iterator[list[dict]]:
         return self.api.iter_pages(collection, since)
 
+    def use_token_cache(self, cache_for) -> None:
+        self.api.use_token_cache(cache_for)
+
+    def api_calls(self) -> list[dict]:
+        return self.api.api_calls()
+
     def close(self) -> None:
         self.api.close()

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Engine,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -89,6 +90,24 @@ student_mappings = Table(
     Column("rule", String(), nullable=False),
     Column("linked_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("integration", "id_type", "source_id", name="uq_student_mappings_id"),
+)
+
+api_calls = Table(
+    "api_calls",
+    metadata,
+    # The audit trail of every SIS call of a run, kept SIS_AUDIT_RETENTION_DAYS days (never credentials).
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("run_id", String(), nullable=False),
+    Column("integration", String(), nullable=False),
+    Column("method", String(), nullable=False),
+    Column("path", Text(), nullable=False),
+    Column("status", Integer()),
+    Column("error", String()),
+    Column("duration_ms", Float(), nullable=False),
+    Column("bytes", BigInteger(), nullable=False),
+    Column("attempt", Integer(), nullable=False),
+    Column("called_at", DateTime(timezone=True), nullable=False, index=True),
+    Index("ix_api_calls_run", "run_id", "integration"),
 )
 
 oauth_tokens = Table(
