@@ -87,3 +87,21 @@ def test_dagster_cli_materializes_a_partition(district, write_config, sqlite_url
     assert done.returncode == 0, done.stderr[-3000:]
     assert warehouse_counts(sqlite_url) == expected_totals(district)
     assert district.client_secret not in done.stdout + done.stderr
+
+
+def test_token_health_sensor_warns_when_an_integration_cannot_authenticate(district, write_config, sync, sqlite_url, monkeypatch):
+    from sis_pipeline.defs.resources import WarehouseResource
+    from sis_pipeline.defs.token_health import build_token_health_sensor
+
+    config = write_config(district)
+    sensor = build_token_health_sensor(["springfield"])
+    warehouse = WarehouseResource(url=sqlite_url)
+    assert sync(config, sqlite_url)["status"] == "success"
+    healthy = sensor(dg.build_sensor_context(resources={"warehouse": warehouse}))
+    assert "healthy" in healthy.skip_message
+
+    monkeypatch.setenv("SPRINGFIELD_CLIENT_SECRET", "revoked-by-the-district")
+    assert sync(config, sqlite_url)["error_class"] == "auth"
+    warned = sensor(dg.build_sensor_context(resources={"warehouse": warehouse}))
+    assert "springfield" in warned.skip_message and "could not authenticate" in warned.skip_message
+    assert "revoked-by-the-district" not in warned.skip_message
