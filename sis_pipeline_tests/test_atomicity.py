@@ -1,0 +1,63 @@
+"""A sync process killed mid-load (SIGKILL) leaves the warehouse as it was; the next run converges."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, select, text
+
+from sis_pipeline.simulators import SimulatorServer, SimulatorSettings
+from sis_pipeline.warehouse.schema import sync_runs
+from sis_pipeline_tests.test_sync_pipeline import expected_totals, warehouse_counts
+
+CLI = str(Path(sys.executable).with_name("sis-pipeline"))
+
+
+def wait_until_loading(url: str, process: subprocess.Popen, timeout: float = 120.0) -> None:
+    """Until the sync's connection is staging rows inside its load transaction."""
+    engine = create_engine(url)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                pytest.fail("the sync ended before its load could be interrupted")
+            with engine.connect() as conn:
+                loading = conn.execute(text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid() AND state <> 'idle' AND query ILIKE '%stage_%'"
+                )).scalar_one()
+            if loading:
+                return
+            time.sleep(0.01)
+        pytest.fail("the load never started")
+    finally:
+        engine.dispose()
+
+
+def test_sigkill_mid_load_commits_nothing_and_the_next_run_converges(postgres_url, write_config, tmp_path):
+    settings = SimulatorSettings(client_id="kill-test", client_secret=f"secret-{uuid.uuid4().hex}")
+    with SimulatorServer(students=6000, settings=settings) as sim:
+        config = write_config(sim, page_size=2000)
+        env = {**os.environ, "SIS_WAREHOUSE_URL": postgres_url, "SIS_STAGING_DIR": str(tmp_path / "staging")}
+        sync = subprocess.Popen([CLI, "sync", "--config", str(config), "--json", "--quiet"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until_loading(postgres_url, sync)
+        os.kill(sync.pid, signal.SIGKILL)
+        sync.wait(timeout=30)
+        assert sync.returncode == -signal.SIGKILL
+
+        assert set(warehouse_counts(postgres_url).values()) == {0}  # not one row of the half-done load
+        engine = create_engine(postgres_url)
+        with engine.connect() as conn:
+            assert conn.execute(select(sync_runs.c.status)).scalars().all() == ["running"]  # visible as crashed
+        engine.dispose()
+
+        again = subprocess.run([CLI, "sync", "--config", str(config), "--json", "--quiet"], env=env,
+                               capture_output=True, text=True, timeout=300)
+        assert again.returncode == 0, again.stderr[-2000:]
+        assert warehouse_counts(postgres_url) == expected_totals(sim)
