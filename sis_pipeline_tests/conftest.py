@@ -27,6 +27,7 @@ import yaml
 from sis_pipeline.config import load_config
 from sis_pipeline.defs import build_resources
 from sis_pipeline.defs.sync_runner import sync_integrations
+from sis_pipeline.providers.guards import forget_guards
 from sis_pipeline.simulators import SimulatorServer, SimulatorSettings
 from sis_pipeline.warehouse import create_warehouse_engine, ensure_schema
 from sis_pipeline.warehouse.engine import parse_warehouse_url
@@ -166,6 +167,13 @@ def _throwaway_cluster(bindir: Path):
 
 
 # --- The OneRoster simulator and a configured integration pointing at it ---------------------------
+
+
+@pytest.fixture(autouse=True)
+def fresh_guards():
+    """Each test starts like a new process: no circuit left open by the test before."""
+    forget_guards()
+    yield
 
 SIM_STUDENTS = 650  # two schools: enough for paging across many pages, fast enough for every test
 

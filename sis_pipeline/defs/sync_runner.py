@@ -55,17 +55,19 @@ def sync_integrations(
 
 def _summary(result: dg.ExecuteInProcessResult, name: str, warehouse, started: float) -> dict:
     if result.success:
-        entities = {}
+        entities, api = {}, {}
         for event in result.get_asset_materialization_events():
-            key = event.asset_key.path
+            key, metadata = event.asset_key.path, event.materialization.metadata
             if len(key) == 2 and key[0] == "warehouse":
-                metadata = event.materialization.metadata
                 entities[key[1]] = {count: metadata[count].value for count in COUNT_NAMES}
+            elif key == ["raw_rosters"]:
+                api = {name.removeprefix("api_"): value.value for name, value in metadata.items() if name.startswith("api_")}
         return {
             "status": "success",
             "run_id": result.run_id,
             "seconds": round(time.perf_counter() - started, 2),
             "entities": {entity: entities[entity] for entity in ENTITIES if entity in entities},
+            "api": api,
         }
     # The failing step recorded its error, already classified, in sync_runs.
     try:

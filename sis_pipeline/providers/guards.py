@@ -116,3 +116,9 @@ def guards_for(integration: str, requests_per_minute: int | None, max_concurrenc
             breaker = guards.breaker if guards else CircuitBreaker(integration)
             guards = _registry[integration] = Guards(RateLimiter(requests_per_minute, max_concurrency), breaker)
         return guards
+
+
+def forget_guards() -> None:
+    """Drop every integration's limiter and breaker state (a new process starts like this)."""
+    with _registry_lock:
+        _registry.clear()
