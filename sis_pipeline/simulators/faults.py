@@ -14,7 +14,7 @@ import struct
 import time
 from argparse import ArgumentParser, Namespace
 from collections import Counter, deque
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from email.utils import formatdate
 from typing import NamedTuple
 
@@ -44,32 +44,27 @@ def _is_whole(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _setting(default, help_text: str):
+    return field(default=default, metadata={"help": help_text})
+
+
 @dataclass
 class FaultSettings:
     """The faults an API request may meet; the defaults inject none."""
 
-    # Fraction of API requests answered 500, 502 or 503.
-    server_error_rate: float = 0.0
-    # Every Nth API request starts a burst of `throttle_burst_length` 429 answers.
-    throttle_burst_every: int = 0
-    throttle_burst_length: int = 3
-    # The wait a 429 asks for, sent rounded up to whole seconds as RFC 9110 requires.
-    retry_after_seconds: float = 1.0
-    retry_after_style: str = "seconds"
-    # After this many successful API requests every issued token is revoked, once.
-    revoke_tokens_after: int = 0
-    # Each token stops working after serving this many API requests.
-    expire_tokens_every: int = 0
-    # Fraction of API requests whose connection is reset before any response.
-    connection_reset_rate: float = 0.0
-    # Fraction of list pages sent 200 with the body cut in half (and a Content-Length to match).
-    truncated_page_rate: float = 0.0
-    # Fraction of API requests answered only after `slow_page_seconds`.
-    slow_page_rate: float = 0.0
-    slow_page_seconds: float = 5.0
-    # At most this many API requests start in any 60 seconds; the rest are refused 429.
-    strict_requests_per_minute: int = 0
-    fault_seed: int = 7
+    server_error_rate: float = _setting(0.0, "fraction of API requests answered 500, 502 or 503")
+    throttle_burst_every: int = _setting(0, "every Nth API request starts a burst of 429 answers (0: off)")
+    throttle_burst_length: int = _setting(3, "consecutive 429 answers in a burst")
+    retry_after_seconds: float = _setting(1.0, "the wait a burst's 429 asks for, rounded up to whole seconds")
+    retry_after_style: str = _setting("seconds", "Retry-After as delay-seconds or as an HTTP-date")
+    revoke_tokens_after: int = _setting(0, "revoke every issued token once, after this many successful API requests")
+    expire_tokens_every: int = _setting(0, "each token stops working after serving this many API requests (0: off)")
+    connection_reset_rate: float = _setting(0.0, "fraction of API requests reset before any response")
+    truncated_page_rate: float = _setting(0.0, "fraction of list pages sent 200 with the body cut in half")
+    slow_page_rate: float = _setting(0.0, "fraction of API requests answered only after slow_page_seconds")
+    slow_page_seconds: float = _setting(5.0, "how long a slow page takes")
+    strict_requests_per_minute: int = _setting(0, "refuse 429 beyond this many API requests in any 60 seconds (0: off)")
+    fault_seed: int = _setting(7, "seed of the fault schedule: the same seed, the same faults")
 
     def __post_init__(self):
         self.validate()
@@ -96,7 +91,8 @@ class FaultSettings:
                 f"({self.throttle_burst_every}) so requests get through between bursts"
             )
         if self.retry_after_style not in RETRY_AFTER_STYLES:
-            raise ValueError(f"faults.retry_after_style must be one of {RETRY_AFTER_STYLES}, got {self.retry_after_style!r}")
+            styles, style = RETRY_AFTER_STYLES, self.retry_after_style
+            raise ValueError(f"faults.retry_after_style must be one of {styles}, got {style!r}")
         if not _is_whole(self.fault_seed):
             raise ValueError(f"faults.fault_seed must be a whole number, got {self.fault_seed!r}")
 
@@ -111,7 +107,7 @@ class FaultSettings:
         known = [setting.name for setting in fields(self)]
         unknown = set(changes) - set(known)
         if unknown:
-            raise ValueError(f"unknown fault settings {sorted(unknown)}; known: {known}")
+            raise ValueError(f"faults has no setting {sorted(unknown)}; known: {known}")
         return replace(self, **changes)
 
 
@@ -144,8 +140,7 @@ def retry_after_value(seconds: float, style: str, now: float) -> str:
 class FaultInjector:
     """Decides which faults each API request meets, and counts what it injected."""
 
-    def __init__(self, clock=time.monotonic, wall_clock=time.time):
-        self._clock, self._wall_clock = clock, wall_clock
+    def __init__(self):
         self._admitted_starts: deque[float] = deque()
         self._faults = FaultSettings()
         self.reset()
@@ -169,7 +164,7 @@ class FaultInjector:
 
     def plan(self, faults: FaultSettings, serves_list: bool) -> RequestFaults:
         """The faults the next API request meets; `faults` are the settings in force."""
-        now = self._wall_clock()
+        now = time.time()
         self.api_requests += 1
         self.first_request_at = self.first_request_at or now
         self.last_request_at = now
@@ -209,7 +204,7 @@ class FaultInjector:
 
     def _strict_wait(self, limit: int) -> float | None:
         """Seconds until the sliding minute has room, or None when this request is admitted into it."""
-        now = self._clock()
+        now = time.monotonic()
         while self._admitted_starts and self._admitted_starts[0] <= now - STRICT_WINDOW_SECONDS:
             self._admitted_starts.popleft()
         if len(self._admitted_starts) < limit:
@@ -281,7 +276,8 @@ def add_fault_options(parser: ArgumentParser) -> None:
     for setting in fields(FaultSettings):
         default = getattr(defaults, setting.name)
         choices = RETRY_AFTER_STYLES if setting.name == "retry_after_style" else None
-        group.add_argument(_option(setting.name), type=setting.type, choices=choices, default=default, help=f"default {default}")
+        help_text = f"{setting.metadata['help']}; default {default}"
+        group.add_argument(_option(setting.name), type=setting.type, choices=choices, default=default, help=help_text)
 
 
 def fault_settings_from_options(args: Namespace) -> FaultSettings:
