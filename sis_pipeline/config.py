@@ -34,6 +34,7 @@ class IntegrationConfig(BaseModel):
     requests_per_minute: int | None = Field(default=None, ge=1)
     max_concurrency: int | None = Field(default=None, ge=1, le=64)
     timeout_seconds: float = Field(default=30.0, gt=0, le=600)  # per request: a page slower than this is retried
+    max_retry_after_seconds: float = Field(default=120.0, ge=0, le=3600)  # cap on a SIS's requested wait
     timezone: str = "UTC"
     conflict_strategy: ConflictStrategy = "sis_wins"
     options: dict[str, Any] = Field(default_factory=dict)

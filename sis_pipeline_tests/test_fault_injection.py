@@ -98,3 +98,32 @@ def test_a_bad_night_at_ten_thousand_students_loses_nothing_and_leaks_nothing(wr
         api = result["api"]
         print(f"\nbad night, 10,000 students: {api['requests']} requests, {api['retries']} retries, "
               f"{api['throttled']} throttled answers, {api['token_refreshes']} token requests; injected {injected}")
+
+
+def test_one_integration_failing_fast_does_not_stop_the_others(faulty, sqlite_url, tmp_path, monkeypatch):
+    import uuid
+
+    import yaml
+
+    from sis_pipeline.config import load_config
+    from sis_pipeline.defs import build_resources
+    from sis_pipeline.defs.sync_runner import sync_integrations
+    from sis_pipeline.simulators import SimulatorServer, SimulatorSettings
+
+    healthy_settings = SimulatorSettings(client_id="healthy", client_secret=f"secret-{uuid.uuid4().hex}")
+    with SimulatorServer(students=200, settings=healthy_settings) as healthy:
+        faulty.update_settings(faults={"server_error_rate": 1.0})
+        entries = []
+        for name, sim in (("broken", faulty), ("healthy", healthy)):
+            monkeypatch.setenv(f"{name.upper()}_ID", sim.client_id)
+            monkeypatch.setenv(f"{name.upper()}_SECRET", sim.client_secret)
+            entries.append({"name": name, "provider": "oneroster", "base_url": sim.oneroster_root("1.1"),
+                            "token_url": sim.token_url, "client_id_env": f"{name.upper()}_ID",
+                            "client_secret_env": f"{name.upper()}_SECRET"})
+        config = tmp_path / "integrations.yaml"
+        config.write_text(yaml.safe_dump({"integrations": entries}))
+        resources = build_resources(str(config), sqlite_url, str(tmp_path / "staging"))
+        report = sync_integrations(load_config(config), str(config), ["broken", "healthy"], resources=resources)["integrations"]
+        assert report["broken"]["status"] == "failed" and report["broken"]["error_class"] == "server"
+        assert report["healthy"]["status"] == "success"
+        assert {e: c["inserted"] for e, c in report["healthy"]["entities"].items()} == expected_totals(healthy)

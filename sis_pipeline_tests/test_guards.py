@@ -58,3 +58,19 @@ def test_guards_are_shared_per_integration_and_follow_a_changed_limit():
     changed = guards_for("shared_example", 120, 2)
     assert changed.limiter is not first.limiter and changed.breaker is first.breaker
     assert guards_for("another_example", 60, 2).breaker is not first.breaker
+
+
+def test_retry_after_reads_seconds_and_http_dates_and_is_capped():
+    import time
+    from email.utils import formatdate
+
+    import httpx
+
+    from sis_pipeline.providers.http import retry_after_seconds
+
+    assert retry_after_seconds(httpx.Headers({"Retry-After": "7"})) == 7
+    in_thirty = formatdate(time.time() + 30, usegmt=True)
+    assert 28 <= retry_after_seconds(httpx.Headers({"Retry-After": in_thirty})) <= 31
+    assert retry_after_seconds(httpx.Headers({"Retry-After": "600"}), cap=120) == 120  # a misread 9-minute wait, capped
+    assert 4 <= retry_after_seconds(httpx.Headers({"X-RateLimit-Reset": str(time.time() + 5)})) <= 5
+    assert retry_after_seconds(httpx.Headers({})) is None

@@ -30,6 +30,7 @@ class ApiProvider:
             name=integration.name,
             requests_per_minute=integration.requests_per_minute or self.default_requests_per_minute,
             max_concurrency=integration.max_concurrency or self.default_max_concurrency,
+            max_retry_after=integration.max_retry_after_seconds,
             **client_options,
         )
 

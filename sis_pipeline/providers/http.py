@@ -55,7 +55,7 @@ class ApiStats:
         }
 
 
-def retry_after_seconds(headers: httpx.Headers) -> float | None:
+def retry_after_seconds(headers: httpx.Headers, cap: float = MAX_RETRY_AFTER_SECONDS) -> float | None:
     """`Retry-After` as seconds or an HTTP date, else `X-RateLimit-Reset` (epoch seconds), capped."""
     value = headers.get("retry-after")
     wait = None
@@ -72,7 +72,9 @@ def retry_after_seconds(headers: httpx.Headers) -> float | None:
             wait = float(headers["x-ratelimit-reset"]) - time.time()
         except ValueError:
             wait = None
-    return None if wait is None else min(max(wait, 0.0), MAX_RETRY_AFTER_SECONDS)
+    if wait is not None and wait > cap:
+        log.warning("the SIS asked to wait %.0fs; waiting the configured maximum of %.0fs", wait, cap)
+    return None if wait is None else min(max(wait, 0.0), cap)
 
 
 class ApiClient:
@@ -89,6 +91,7 @@ class ApiClient:
         max_concurrency: int = 4,
         max_attempts: int = 6,
         max_throttled_attempts: int = 12,
+        max_retry_after: float = MAX_RETRY_AFTER_SECONDS,
         describe_error=lambda response: response.text[:200],
         # Whether an answer means "this token is no longer good": refresh it and replay once.
         token_rejected: Callable[[httpx.Response], bool] = lambda response: response.status_code == 401,
@@ -101,6 +104,7 @@ class ApiClient:
         self.stats = ApiStats()
         self._max_attempts = max_attempts
         self._max_throttled_attempts = max_throttled_attempts
+        self._max_retry_after = max_retry_after
         self._describe_error = describe_error
         self._token_rejected = token_rejected
 
@@ -150,7 +154,8 @@ class ApiClient:
         if response.status_code == 429:
             self.stats.throttled += 1
             self.breaker.record_success()  # a throttling SIS is alive: it asks us to slow down, not to stop
-            raise RetryableResponse(429, path, retry_after_seconds(response.headers), self._describe_error(response))
+            wait = retry_after_seconds(response.headers, self._max_retry_after)
+            raise RetryableResponse(429, path, wait, self._describe_error(response))
         if response.status_code >= 500:
             self.breaker.record_failure("server")
             raise RetryableResponse(response.status_code, path, None, self._describe_error(response))
