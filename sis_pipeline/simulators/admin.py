@@ -60,10 +60,11 @@ async def _json_body(request: Request):
         raise InvalidChange(f"the body is not JSON: {error}") from None
 
 
-def admin_routes(state, faults: FaultInjector | None = None) -> list[Route]:
-    """Routes bound to a `SimulatorState` (roster, settings, tokens, request counts).
+def admin_routes(state, faults: FaultInjector | None = None, apply=apply_change) -> list[Route]:
+    """Routes bound to a simulator's state (roster, settings, tokens, request counts).
 
-    `faults`, where the simulator injects them, adds its counters to /admin/stats and /admin/reset.
+    `faults`, where the simulator injects them, adds its counters to /admin/stats and /admin/reset;
+    `apply` applies one change in the simulator's own change language (OneRoster's by default).
     """
 
     async def totals(request: Request) -> JSONResponse:
@@ -76,7 +77,7 @@ def admin_routes(state, faults: FaultInjector | None = None) -> list[Route]:
             if not isinstance(body, list):
                 raise InvalidChange("the body must be a JSON list of changes")
             for change in body:
-                apply_change(state.roster, change)
+                apply(state.roster, change)
                 applied += 1
         except UnknownRecord as error:
             return JSONResponse({"error": str(error), "applied": applied}, status_code=404)

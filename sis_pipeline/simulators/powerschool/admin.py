@@ -5,17 +5,12 @@ this simulator's state; only /admin/changes differs, because PowerSchool changes
 a DCID and include withdrawals and DCID changes.
 """
 
-import json
-
-from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from sis_pipeline.simulators.admin import LOOPBACK_HOSTS, admin_routes
-from sis_pipeline.simulators.overlay import InvalidChange, UnknownRecord
+from sis_pipeline.simulators.admin import admin_routes
+from sis_pipeline.simulators.overlay import InvalidChange
 from sis_pipeline.simulators.powerschool.roster import PowerSchoolRoster
 
-CHANGES_PATH = "/admin/changes"
 OPS = ("update", "remove", "restore", "add", "withdraw", "reid")
 
 
@@ -54,24 +49,4 @@ def apply_change(roster: PowerSchoolRoster, change: dict) -> None:
 
 
 def powerschool_admin_routes(state) -> list[Route]:
-    async def changes(request: Request) -> JSONResponse:
-        if request.client is None or request.client.host not in LOOPBACK_HOSTS:
-            return JSONResponse({"error": "the admin API answers loopback callers only"}, status_code=403)
-        applied = 0
-        try:
-            body = json.loads(await request.body())
-            if not isinstance(body, list):
-                raise InvalidChange("the body must be a JSON list of changes")
-            for change in body:
-                apply_change(state.roster, change)
-                applied += 1
-        except json.JSONDecodeError as error:
-            return JSONResponse({"error": f"the body is not JSON: {error}", "applied": applied}, status_code=400)
-        except UnknownRecord as error:
-            return JSONResponse({"error": str(error), "applied": applied}, status_code=404)
-        except InvalidChange as error:
-            return JSONResponse({"error": str(error), "applied": applied}, status_code=400)
-        return JSONResponse({"applied": applied})
-
-    shared = [route for route in admin_routes(state) if route.path != CHANGES_PATH]
-    return [Route(CHANGES_PATH, changes, methods=["POST"]), *shared]
+    return admin_routes(state, apply=apply_change)

@@ -4,9 +4,11 @@ Every quirk PowerSchool is known for is a switch here, on by default, so a clien
 against the awkward wire format and, one switch at a time, against a tidy one.
 """
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sis_pipeline.simulators.runtime_settings import RuntimeSettings
 
 TOKEN_PATH = "/oauth/access_token"
 # Resources whose page size PowerSchool caps; /ws/v1/metadata reports `<name>_max_page_size` for each.
@@ -14,12 +16,11 @@ PAGED_RESOURCES = (
     "student", "section", "staff", "course", "term", "school", "section_enrollment", "schema_table_query",
 )
 # Fixed when the server starts; every other setting may change while it runs.
-STARTUP_SETTINGS = ("client_id", "client_secret")
 THIRTY_DAYS_SECONDS = 30 * 24 * 3600
 
 
 @dataclass
-class PowerSchoolSettings:
+class PowerSchoolSettings(RuntimeSettings):
     token_path: ClassVar[str] = TOKEN_PATH
 
     client_id: str = "demo-client"
@@ -75,20 +76,5 @@ class PowerSchoolSettings:
     def metadata(self) -> dict[str, int]:
         return {f"{resource}_max_page_size": self.max_page_size(resource) for resource in PAGED_RESOURCES}
 
-    def apply(self, changes: dict) -> None:
-        """Change runtime settings all at once, or none if any value is invalid."""
-        runtime = runtime_setting_names()
-        unknown = set(changes) - set(runtime)
-        if unknown:
-            raise ValueError(f"cannot change {sorted(unknown)} at runtime; allowed: {list(runtime)}")
-        candidate = PowerSchoolSettings(**{**asdict(self), **changes})
-        for name in runtime:
-            setattr(self, name, getattr(candidate, name))
 
-    def public(self) -> dict:
-        """Settings safe to show: everything but the secret."""
-        return {key: value for key, value in asdict(self).items() if key != "client_secret"}
-
-
-def runtime_setting_names() -> tuple[str, ...]:
-    return tuple(setting.name for setting in fields(PowerSchoolSettings) if setting.name not in STARTUP_SETTINGS)
+runtime_setting_names = PowerSchoolSettings.runtime_setting_names

@@ -5,17 +5,12 @@ this simulator's state; only /admin/changes differs, because a Qmlativ change na
 (`Student/Student`) and an integer id.
 """
 
-import json
-
-from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from sis_pipeline.simulators.admin import LOOPBACK_HOSTS, admin_routes
-from sis_pipeline.simulators.overlay import InvalidChange, UnknownRecord
+from sis_pipeline.simulators.admin import admin_routes
+from sis_pipeline.simulators.overlay import InvalidChange
 from sis_pipeline.simulators.qmlativ.roster import QmlativRoster
 
-CHANGES_PATH = "/admin/changes"
 OPS = ("update", "remove", "restore", "add")
 
 
@@ -51,24 +46,4 @@ def apply_change(roster: QmlativRoster, change: dict) -> None:
 
 
 def qmlativ_admin_routes(state) -> list[Route]:
-    async def changes(request: Request) -> JSONResponse:
-        if request.client is None or request.client.host not in LOOPBACK_HOSTS:
-            return JSONResponse({"error": "the admin API answers loopback callers only"}, status_code=403)
-        applied = 0
-        try:
-            body = json.loads(await request.body())
-            if not isinstance(body, list):
-                raise InvalidChange("the body must be a JSON list of changes")
-            for change in body:
-                apply_change(state.roster, change)
-                applied += 1
-        except json.JSONDecodeError as error:
-            return JSONResponse({"error": f"the body is not JSON: {error}", "applied": applied}, status_code=400)
-        except UnknownRecord as error:
-            return JSONResponse({"error": str(error), "applied": applied}, status_code=404)
-        except InvalidChange as error:
-            return JSONResponse({"error": str(error), "applied": applied}, status_code=400)
-        return JSONResponse({"applied": applied})
-
-    shared = [route for route in admin_routes(state) if route.path != CHANGES_PATH]
-    return [Route(CHANGES_PATH, changes, methods=["POST"]), *shared]
+    return admin_routes(state, apply=apply_change)

@@ -1,17 +1,18 @@
 """What a Qmlativ simulator operator (or a test) can tune: credentials, token expiry, page size, time zone."""
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sis_pipeline.simulators.runtime_settings import RuntimeSettings
 
 TOKEN_PATH = "/oauth/token"
 EXPIRED_TOKEN_STATUSES = (403, 401)
 # Fixed when the server starts; every other setting may change while it runs.
-STARTUP_SETTINGS = ("client_id", "client_secret")
 
 
 @dataclass
-class QmlativSettings:
+class QmlativSettings(RuntimeSettings):
     token_path: ClassVar[str] = TOKEN_PATH
 
     client_id: str = "demo-client"
@@ -43,20 +44,5 @@ class QmlativSettings:
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
-    def apply(self, changes: dict) -> None:
-        """Change runtime settings all at once, or none if any value is invalid."""
-        runtime = runtime_setting_names()
-        unknown = set(changes) - set(runtime)
-        if unknown:
-            raise ValueError(f"cannot change {sorted(unknown)} at runtime; allowed: {list(runtime)}")
-        candidate = QmlativSettings(**{**asdict(self), **changes})
-        for name in runtime:
-            setattr(self, name, getattr(candidate, name))
 
-    def public(self) -> dict:
-        """Settings safe to show: everything but the secret."""
-        return {key: value for key, value in asdict(self).items() if key != "client_secret"}
-
-
-def runtime_setting_names() -> tuple[str, ...]:
-    return tuple(setting.name for setting in fields(QmlativSettings) if setting.name not in STARTUP_SETTINGS)
+runtime_setting_names = QmlativSettings.runtime_setting_names
