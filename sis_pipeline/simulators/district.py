@@ -132,6 +132,13 @@ class District:
         sections = self.section_starts[school + 1] - self.section_starts[school]
         return school, self.section_starts[school] + (local_student * ENROLLMENTS_PER_STUDENT + slot) % sections
 
+    def student_enrollment(self, index: int) -> tuple[int, int, int, date, date]:
+        """(student, school, section, begin, end) of the index-th student enrollment, as every SIS renders it."""
+        student, slot = divmod(index, ENROLLMENTS_PER_STUDENT)
+        school, section = self.student_section(student, slot)
+        begin, end = self.term_bounds[self.section_term(section)]
+        return student, school, section, begin, end
+
     def section_local(self, section: int) -> tuple[int, int]:
         """(school, index of the section within its school)."""
         school = self.school_of_section(section)

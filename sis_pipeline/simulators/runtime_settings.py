@@ -1,6 +1,7 @@
 """What every simulator's settings share: change them while it runs (not its credentials), show them without the secret."""
 
 from dataclasses import asdict, fields
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 STARTUP_SETTINGS = ("client_id", "client_secret")
 
@@ -23,3 +24,19 @@ class RuntimeSettings:
     def public(self) -> dict:
         """Settings safe to show: everything but the secret."""
         return {key: value for key, value in asdict(self).items() if key != "client_secret"}
+
+
+class LocalTimeSettings(RuntimeSettings):
+    """Settings of a SIS that speaks in the district's wall-clock time (`timezone`)."""
+
+    timezone: str
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def check_timezone(self) -> None:
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError, TypeError):
+            raise ValueError(f"timezone must be an IANA time zone name, got {self.timezone!r}") from None

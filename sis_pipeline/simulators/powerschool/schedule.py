@@ -144,9 +144,7 @@ class SectionEnrollments(DcidTable):
 
     def _fields(self, index: int, version: str) -> dict:
         district = self.district
-        student, slot = divmod(index, ENROLLMENTS_PER_STUDENT)
-        _, section = district.student_section(student, slot)
-        begin, end = district.term_bounds[district.section_term(section)]
+        student, _, section, begin, end = district.student_enrollment(index)
         return {
             "id": dcid(self.table, index),
             "section_id": dcid("sections", section),

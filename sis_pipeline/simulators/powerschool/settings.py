@@ -6,9 +6,8 @@ against the awkward wire format and, one switch at a time, against a tidy one.
 
 from dataclasses import dataclass, field, fields
 from typing import ClassVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sis_pipeline.simulators.runtime_settings import RuntimeSettings
+from sis_pipeline.simulators.runtime_settings import LocalTimeSettings
 
 TOKEN_PATH = "/oauth/access_token"
 # Resources whose page size PowerSchool caps; /ws/v1/metadata reports `<name>_max_page_size` for each.
@@ -20,7 +19,7 @@ THIRTY_DAYS_SECONDS = 30 * 24 * 3600
 
 
 @dataclass
-class PowerSchoolSettings(RuntimeSettings):
+class PowerSchoolSettings(LocalTimeSettings):
     token_path: ClassVar[str] = TOKEN_PATH
 
     client_id: str = "demo-client"
@@ -61,14 +60,7 @@ class PowerSchoolSettings(RuntimeSettings):
         interval = self.min_request_interval
         if not isinstance(interval, int | float) or isinstance(interval, bool) or interval < 0:
             raise ValueError(f"min_request_interval must be a number of seconds >= 0, got {interval!r}")
-        try:
-            ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError, TypeError):
-            raise ValueError(f"timezone must be an IANA time zone name, got {self.timezone!r}") from None
-
-    @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
+        self.check_timezone()
 
     def max_page_size(self, resource: str) -> int:
         return getattr(self, f"{resource}_max_page_size")

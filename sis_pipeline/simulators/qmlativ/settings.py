@@ -2,9 +2,8 @@
 
 from dataclasses import dataclass, field
 from typing import ClassVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sis_pipeline.simulators.runtime_settings import RuntimeSettings
+from sis_pipeline.simulators.runtime_settings import LocalTimeSettings
 
 TOKEN_PATH = "/oauth/token"
 EXPIRED_TOKEN_STATUSES = (403, 401)
@@ -12,7 +11,7 @@ EXPIRED_TOKEN_STATUSES = (403, 401)
 
 
 @dataclass
-class QmlativSettings(RuntimeSettings):
+class QmlativSettings(LocalTimeSettings):
     token_path: ClassVar[str] = TOKEN_PATH
 
     client_id: str = "demo-client"
@@ -35,14 +34,7 @@ class QmlativSettings(RuntimeSettings):
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if self.expired_token_status not in EXPIRED_TOKEN_STATUSES:
             raise ValueError(f"expired_token_status must be one of {EXPIRED_TOKEN_STATUSES}, got {self.expired_token_status!r}")
-        try:
-            ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError, TypeError):
-            raise ValueError(f"timezone must be an IANA time zone name, got {self.timezone!r}") from None
-
-    @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
+        self.check_timezone()
 
 
 runtime_setting_names = QmlativSettings.runtime_setting_names
