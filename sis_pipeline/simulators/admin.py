@@ -15,9 +15,10 @@ from sis_pipeline.simulators.overlay import InvalidChange, RosterOverlay, Unknow
 LOOPBACK_HOSTS = ("127.0.0.1", "::1")
 
 
-def _required(change: dict, key: str, kind: type):
+def required_field(change: dict, key: str, kind: type):
+    """A change's field, refused unless it has the right type (a JSON true is not an id)."""
     value = change.get(key)
-    if not isinstance(value, kind):
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise InvalidChange(f"{change.get('op')!r} needs {key!r} as a {kind.__name__}")
     return value
 
@@ -27,13 +28,13 @@ def apply_change(roster: RosterOverlay, change: dict) -> None:
     if not isinstance(change, dict):
         raise InvalidChange("each change must be a JSON object")
     op = change.get("op")
-    collection = _required(change, "collection", str)
+    collection = required_field(change, "collection", str)
     if op == "add":
-        roster.add(collection, _required(change, "record", dict))
+        roster.add(collection, required_field(change, "record", dict))
         return
-    sourced_id = _required(change, "sourcedId", str)
+    sourced_id = required_field(change, "sourcedId", str)
     if op == "update":
-        roster.update(collection, sourced_id, _required(change, "fields", dict))
+        roster.update(collection, sourced_id, required_field(change, "fields", dict))
     elif op == "remove":
         roster.remove(collection, sourced_id)
     elif op == "restore":

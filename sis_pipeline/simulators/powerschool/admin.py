@@ -7,18 +7,11 @@ a DCID and include withdrawals and DCID changes.
 
 from starlette.routing import Route
 
-from sis_pipeline.simulators.admin import admin_routes
+from sis_pipeline.simulators.admin import admin_routes, required_field
 from sis_pipeline.simulators.overlay import InvalidChange
 from sis_pipeline.simulators.powerschool.roster import PowerSchoolRoster
 
 OPS = ("update", "remove", "restore", "add", "withdraw", "reid")
-
-
-def _required(change: dict, key: str, kind: type):
-    value = change.get(key)
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise InvalidChange(f"{change.get('op')!r} needs {key!r} as {kind.__name__}")
-    return value
 
 
 def apply_change(roster: PowerSchoolRoster, change: dict) -> None:
@@ -33,19 +26,19 @@ def apply_change(roster: PowerSchoolRoster, change: dict) -> None:
     if op not in OPS:
         raise InvalidChange(f"unknown op {op!r}; use one of {list(OPS)}")
     if op == "add":
-        roster.add(_required(change, "table", str), _required(change, "record", dict))
+        roster.add(required_field(change, "table", str), required_field(change, "record", dict))
         return
-    key = str(_required(change, "id", int))
+    key = str(required_field(change, "id", int))
     if op == "withdraw":
-        roster.withdraw(key, _required(change, "exit_date", str), change.get("enroll_status", "T"))
+        roster.withdraw(key, required_field(change, "exit_date", str), change.get("enroll_status", "T"))
     elif op == "reid":
-        roster.reid(key, _required(change, "new_id", int))
+        roster.reid(key, required_field(change, "new_id", int))
     elif op == "update":
-        roster.update(_required(change, "table", str), key, _required(change, "fields", dict))
+        roster.update(required_field(change, "table", str), key, required_field(change, "fields", dict))
     elif op == "remove":
-        roster.remove(_required(change, "table", str), key)
+        roster.remove(required_field(change, "table", str), key)
     else:
-        roster.restore(_required(change, "table", str), key)
+        roster.restore(required_field(change, "table", str), key)
 
 
 def powerschool_admin_routes(state) -> list[Route]:

@@ -7,18 +7,11 @@ this simulator's state; only /admin/changes differs, because a Qmlativ change na
 
 from starlette.routing import Route
 
-from sis_pipeline.simulators.admin import admin_routes
+from sis_pipeline.simulators.admin import admin_routes, required_field
 from sis_pipeline.simulators.overlay import InvalidChange
 from sis_pipeline.simulators.qmlativ.roster import QmlativRoster
 
 OPS = ("update", "remove", "restore", "add")
-
-
-def _required(change: dict, key: str, kind: type):
-    value = change.get(key)
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise InvalidChange(f"{change.get('op')!r} needs {key!r} as {kind.__name__}")
-    return value
 
 
 def apply_change(roster: QmlativRoster, change: dict) -> None:
@@ -32,13 +25,13 @@ def apply_change(roster: QmlativRoster, change: dict) -> None:
     op = change.get("op")
     if op not in OPS:
         raise InvalidChange(f"unknown op {op!r}; use one of {list(OPS)}")
-    object_path = _required(change, "object", str)
+    object_path = required_field(change, "object", str)
     if op == "add":
-        roster.add(object_path, _required(change, "record", dict))
+        roster.add(object_path, required_field(change, "record", dict))
         return
-    record_id = _required(change, "id", int)
+    record_id = required_field(change, "id", int)
     if op == "update":
-        roster.update(object_path, record_id, _required(change, "fields", dict))
+        roster.update(object_path, record_id, required_field(change, "fields", dict))
     elif op == "remove":
         roster.remove(object_path, record_id)
     else:
