@@ -64,9 +64,9 @@ def peak_rss_mib(who: int = resource.RUSAGE_SELF) -> float:
     return round(resource.getrusage(who).ru_maxrss / 1024, 1)  # ru_maxrss is KiB on Linux
 
 
-def timed_sync(config, config_file: Path, resources: dict, instance: dg.DagsterInstance) -> dict:
+def timed_sync(config, resources: dict, instance: dg.DagsterInstance) -> dict:
     cpu, started = cpu_seconds(), time.perf_counter()
-    report = sync_integrations(config, str(config_file), [INTEGRATION], resources=resources, instance=instance)
+    report = sync_integrations(config, [INTEGRATION], resources=resources, instance=instance)
     seconds = time.perf_counter() - started
     item = report["integrations"][INTEGRATION]
     check(item["status"] == "success", f"sync failed ({item.get('error_class')}): {item.get('error')}")
@@ -102,13 +102,13 @@ def run(args, scratch: Path, databases: list[str]) -> dict:
         write_integrations(config_file, INTEGRATION, simulator, args.page_size)
         config = load_config(config_file)
         databases.append(create_database())
-        resources = build_resources(str(config_file), databases[0], str(staging_dir))
+        resources = build_resources(config, databases[0], str(staging_dir))
         # What sync_instance() gives the CLI without DAGSTER_HOME; ours, so we can read step timings back.
         instance = dg.DagsterInstance.ephemeral()
 
         rss_at_start = peak_rss_mib()  # imports and Dagster loaded, before any roster is
         progress("full sync into a fresh database")
-        full = timed_sync(config, config_file, resources, instance)
+        full = timed_sync(config, resources, instance)
         engine = resources["warehouse"].engine()
         counts = warehouse_counts(engine)
         wrong = {e: (counts[e], totals[k]) for e, k in TOTAL_KEYS.items() if counts[e] != totals[k]}
@@ -116,7 +116,7 @@ def run(args, scratch: Path, databases: list[str]) -> dict:
         rows = sum(counts.values())
 
         progress("unchanged re-sync")
-        resync = timed_sync(config, config_file, resources, instance)
+        resync = timed_sync(config, resources, instance)
         written = {e: c for e, c in resync["entities"].items() if c["inserted"] or c["updated"] or c["archived"]}
         check(not written, f"an unchanged re-sync wrote rows: {written}")
         engine.dispose()

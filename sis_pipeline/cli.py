@@ -5,7 +5,8 @@ import json
 import logging
 import sys
 
-from sis_pipeline.config import ConfigError, config_path, load_config
+from sis_pipeline.config import ConfigError, load_config
+from sis_pipeline.counts import COUNT_NAMES
 from sis_pipeline.redact import install_log_redaction
 
 
@@ -87,13 +88,13 @@ def _sync(args) -> int:
 
     from sis_pipeline.defs.sync_runner import sync_integrations
 
-    report = sync_integrations(config, str(config_path(args.config).resolve()), names, mode=args.mode)
+    report = sync_integrations(config, names, mode=args.mode)
     print(json.dumps(report, indent=2) if args.json else format_report(report))
     return 0 if all(item["status"] == "success" for item in report["integrations"].values()) else 1
 
 
 def format_report(report: dict) -> str:
-    columns = ("fetched", "valid", "rejected", "inserted", "updated", "unchanged", "archived")
+    columns = COUNT_NAMES
     lines = []
     for name, item in report["integrations"].items():
         lines.append(f"{name}: {item['status']} in {item['seconds']}s")

@@ -225,7 +225,7 @@ def sync(tmp_path):
 
     def run(config_file: Path, warehouse: str, *, name: str = "springfield") -> dict:
         config = load_config(config_file)
-        resources = build_resources(str(config_file), warehouse, str(tmp_path / "staging"))
-        return sync_integrations(config, str(config_file), [name], resources=resources)["integrations"][name]
+        resources = build_resources(config, warehouse, str(tmp_path / "staging"))
+        return sync_integrations(config, [name], resources=resources)["integrations"][name]
 
     return run

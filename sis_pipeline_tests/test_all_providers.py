@@ -18,9 +18,8 @@ from sis_pipeline.simulators.powerschool import PowerSchoolSettings
 from sis_pipeline.simulators.qmlativ import QmlativSettings
 from sis_pipeline.warehouse import create_warehouse_engine
 from sis_pipeline.warehouse.schema import ENTITY_TABLES
-from sis_pipeline_tests.test_powerschool_provider import expected as powerschool_totals
-from sis_pipeline_tests.test_skyward_provider import qmlativ_totals
-from sis_pipeline_tests.test_sync_pipeline import expected_totals as oneroster_totals
+from sis_pipeline_tests.helpers import expected_totals as oneroster_totals
+from sis_pipeline_tests.helpers import powerschool_totals, qmlativ_totals
 
 STUDENTS = 180
 CLI = str(Path(sys.executable).with_name("sis-pipeline"))

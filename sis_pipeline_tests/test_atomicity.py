@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, select, text
 
 from sis_pipeline.simulators import SimulatorServer, SimulatorSettings
 from sis_pipeline.warehouse.schema import sync_runs
-from sis_pipeline_tests.test_sync_pipeline import expected_totals, warehouse_counts
+from sis_pipeline_tests.helpers import expected_totals, warehouse_counts
 
 CLI = str(Path(sys.executable).with_name("sis-pipeline"))
 

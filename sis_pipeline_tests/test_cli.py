@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sis_pipeline_tests.test_sync_pipeline import expected_totals
+from sis_pipeline_tests.helpers import expected_totals
 
 CLI = str(Path(sys.executable).with_name("sis-pipeline"))
 COUNT_KEYS = {"fetched", "valid", "rejected", "inserted", "updated", "unchanged", "archived"}

@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from sis_pipeline.config import load_config
 from sis_pipeline.defs import build_resources
 from sis_pipeline.defs.sync_runner import sync_integrations
-from sis_pipeline_tests.test_sync_pipeline import expected_totals, warehouse_counts
+from sis_pipeline_tests.helpers import expected_totals, warehouse_counts
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -30,6 +30,10 @@ def test_definitions_module_builds_partitions_from_the_config(district, write_co
     }
     partitions = graph.get(dg.AssetKey("raw_rosters")).partitions_def
     assert partitions.get_partition_keys() == ["springfield"]
+    students = graph.get(dg.AssetKey(["warehouse", "students"]))
+    assert students.metadata["dagster/table_name"] == "students"
+    schema = {column.name: column.type for column in students.metadata["dagster/column_schema"].columns}
+    assert schema["student_uid"] == "string" and schema["birth_date"] == "date" and "archived_at" in schema
 
 
 def test_materialization_against_a_postgres_backed_dagster_instance(
@@ -37,7 +41,7 @@ def test_materialization_against_a_postgres_backed_dagster_instance(
 ):
     home = tmp_path / "dagster_home"
     home.mkdir()
-    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(REPO / "deploy" / "dagster.yaml", home / "dagster.yaml")
     url = make_url(postgres_url)
     for name, value in {
         "DAGSTER_PG_HOST": url.host,
@@ -51,8 +55,9 @@ def test_materialization_against_a_postgres_backed_dagster_instance(
     instance = dg.DagsterInstance.from_config(str(home))
     try:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
-        resources = build_resources(str(config), sqlite_url, str(tmp_path / "staging"))
-        report = sync_integrations(load_config(config), str(config), ["springfield"], instance=instance, resources=resources)
+        pipeline = load_config(config)
+        resources = build_resources(pipeline, sqlite_url, str(tmp_path / "staging"))
+        report = sync_integrations(pipeline, ["springfield"], instance=instance, resources=resources)
         assert report["integrations"]["springfield"]["status"] == "success"
         run_id = report["integrations"]["springfield"]["run_id"]
     finally:
@@ -91,17 +96,16 @@ def test_dagster_cli_materializes_a_partition(district, write_config, sqlite_url
 
 def test_token_health_sensor_warns_when_an_integration_cannot_authenticate(district, write_config, sync, sqlite_url, monkeypatch):
     from sis_pipeline.defs.resources import WarehouseResource
-    from sis_pipeline.defs.token_health import build_token_health_sensor
+    from sis_pipeline.defs.sensors import token_health_sensor as sensor
 
     config = write_config(district)
-    sensor = build_token_health_sensor(["springfield"])
-    warehouse = WarehouseResource(url=sqlite_url)
+    resources = {"warehouse": WarehouseResource(url=sqlite_url), "integrations": load_config(config)}
     assert sync(config, sqlite_url)["status"] == "success"
-    healthy = sensor(dg.build_sensor_context(resources={"warehouse": warehouse}))
+    healthy = sensor(dg.build_sensor_context(resources=resources))
     assert "healthy" in healthy.skip_message
 
     monkeypatch.setenv("SPRINGFIELD_CLIENT_SECRET", "revoked-by-the-district")
     assert sync(config, sqlite_url)["error_class"] == "auth"
-    warned = sensor(dg.build_sensor_context(resources={"warehouse": warehouse}))
+    warned = sensor(dg.build_sensor_context(resources=resources))
     assert "springfield" in warned.skip_message and "could not authenticate" in warned.skip_message
     assert "revoked-by-the-district" not in warned.skip_message

@@ -1,23 +1,9 @@
 """`options.extra_fields`: district-specific fields land in a JSON `extra` column without code changes."""
 
-import json
 
 import yaml
-from sqlalchemy import select
+from sis_pipeline_tests.helpers import FILES, extras, write_package
 
-from sis_pipeline.warehouse import create_warehouse_engine
-from sis_pipeline.warehouse.schema import ENTITY_TABLES
-from sis_pipeline_tests.test_oneroster_csv import FILES, write_package
-
-
-def extras(url: str, entity: str) -> dict[str, dict | None]:
-    table = ENTITY_TABLES[entity]
-    engine = create_warehouse_engine(url)
-    with engine.connect() as conn:
-        rows = conn.execute(select(table.c.source_id, table.c.extra)).all()
-    engine.dispose()
-    # PostgreSQL hands JSONB back as a dict, SQLite as the JSON text
-    return {source_id: json.loads(extra) if isinstance(extra, str) else extra for source_id, extra in rows}
 
 
 def test_oneroster_metadata_fields_fill_the_extra_column(district, write_config, sync, warehouse_url):

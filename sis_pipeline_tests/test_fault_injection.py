@@ -6,7 +6,7 @@ cleanly, classified, with the warehouse as it was. The simulator injects the fau
 
 import pytest
 
-from sis_pipeline_tests.test_sync_pipeline import expected_totals, warehouse_counts
+from sis_pipeline_tests.helpers import expected_totals, warehouse_counts
 
 TRANSIENT = {
     "5% server errors": {"server_error_rate": 0.05},
@@ -122,8 +122,9 @@ def test_one_integration_failing_fast_does_not_stop_the_others(faulty, sqlite_ur
                             "client_secret_env": f"{name.upper()}_SECRET"})
         config = tmp_path / "integrations.yaml"
         config.write_text(yaml.safe_dump({"integrations": entries}))
-        resources = build_resources(str(config), sqlite_url, str(tmp_path / "staging"))
-        report = sync_integrations(load_config(config), str(config), ["broken", "healthy"], resources=resources)["integrations"]
+        pipeline = load_config(config)
+        resources = build_resources(pipeline, sqlite_url, str(tmp_path / "staging"))
+        report = sync_integrations(pipeline, ["broken", "healthy"], resources=resources)["integrations"]
         assert report["broken"]["status"] == "failed" and report["broken"]["error_class"] == "server"
         assert report["healthy"]["status"] == "success"
         assert {e: c["inserted"] for e, c in report["healthy"]["entities"].items()} == expected_totals(healthy)

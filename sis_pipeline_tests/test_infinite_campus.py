@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sis_pipeline.simulators import SimulatorServer, SimulatorSettings
 from sis_pipeline.warehouse import create_warehouse_engine
 from sis_pipeline.warehouse.schema import ENTITY_TABLES, student_mappings
-from sis_pipeline_tests.test_sync_pipeline import expected_totals, warehouse_counts
+from sis_pipeline_tests.helpers import expected_totals, warehouse_counts
 
 students = ENTITY_TABLES["students"]
 

@@ -1,6 +1,5 @@
 """OneRoster CSV drops: bulk and delta files, 1.1 and 1.2 headers, and the dirt real packages carry."""
 
-import zipfile
 
 import yaml
 from sqlalchemy import select
@@ -9,69 +8,7 @@ from sis_pipeline.simulators import District
 from sis_pipeline.simulators.oneroster_csv import Dirt, export_csv_package
 from sis_pipeline.warehouse import create_warehouse_engine
 from sis_pipeline.warehouse.schema import ENTITY_TABLES, rejected_records
-from sis_pipeline_tests.test_sync_pipeline import warehouse_counts
-
-ORGS = """sourcedId,status,dateLastModified,name,type,identifier,parentSourcedId
-dst-1,,,Springfield Public Schools,district,900,
-sch-1,,,Lincoln Elementary,school,101,dst-1
-sch-2,,,"Adams Middle School, Annex",school,102,dst-1
-"""
-SESSIONS = """sourcedId,status,dateLastModified,title,type,startDate,endDate,parentSourcedId,schoolYear
-sy-1,,,2026-2027,schoolYear,2026-08-15,2027-06-15,,2027
-trm-1,,,Fall,semester,2026-08-15,2027-01-10,sy-1,2027
-"""
-COURSES = """sourcedId,status,dateLastModified,schoolYearSourcedId,title,courseCode,grades,orgSourcedId,subjects,subjectCodes
-crs-1,,,sy-1,Math 5,M5,05,sch-1,,
-"""
-CLASSES = """sourcedId,status,dateLastModified,title,grades,courseSourcedId,classCode,classType,location,schoolSourcedId,termSourcedIds,subjects,subjectCodes,periods
-cls-1,,,Math 5 - A,05,crs-1,M5-A,scheduled,,sch-1,"trm-1,sy-1",,,"1,2"
-"""
-# header typos a reader should fix: lower-case, trailing space; one it cannot: "famlyName" -> too far? no: close enough
-USERS = """sourcedId,status,dateLastModified,enabledUser,orgSourcedIds,role,username,userIds,givenname,familyName ,middleName,identifier,email,sms,phone,agentSourcedIds,grades,password
-stu-1,,,true,"sch-1,sch-2",student,zoe,"{stateId:CA100},{district:7}",Zoë,O'Brien,,1001,,,,,05,
-stu-2,,,true,sch-1,student,ana,{stateId:CA101},Ana,Smith-Jones,,1002,,,,,KG,
-stu-3,,,true,sch-1,student,bad,,Bo,,,1003,,,,,05,
-tch-1,,,true,sch-1,teacher,mrs.k,,Kim,Nguyễn,,T1,,,,,,
-par-1,,,true,sch-1,parent,dad,,Al,O'Brien,,,,,,,,
-"""
-ENROLLMENTS = """sourcedId,status,dateLastModified,classSourcedID,schoolSourcedId,userSourcedId,role,primary,beginDate,endDate
-enr-1,,,cls-1,sch-1,stu-1,student,false,2026-08-15,2027-01-10
-enr-2,,,cls-1,sch-1,stu-2,student,false,1/05/2023,2027-01-10
-enr-3,,,cls-1,sch-1,stu-99,student,false,2026-08-15,2027-01-10
-enr-4,,,cls-1,sch-1,tch-1,teacher,true,2026-08-15,2027-01-10
-"""
-DEMOGRAPHICS = """sourcedId,status,dateLastModified,birthDate,sex,americanIndianOrAlaskaNative
-stu-1,,,2016-03-04,female,false
-stu-2,,,2021-01-30,male,false
-"""
-FILES = {
-    "orgs": ORGS, "academicSessions": SESSIONS, "courses": COURSES, "classes": CLASSES,
-    "users": USERS, "enrollments": ENROLLMENTS, "demographics": DEMOGRAPHICS,
-}
-
-
-def manifest(modes: dict[str, str], version: str = "1.1") -> str:
-    lines = ["propertyName,value", "manifest.version,1.0", f"oneroster.version,{version}"]
-    every = ["academicSessions", "categories", "classes", "classResources", "courses", "courseResources",
-             "demographics", "enrollments", "lineItems", "orgs", "resources", "results", "users"]
-    lines += [f"file.{name},{modes.get(name, 'absent')}" for name in every]
-    return "\n".join(lines) + "\n"
-
-
-def write_package(path, files: dict[str, str], modes: dict[str, str], *, as_zip: bool, dirty_encoding: bool = True):
-    """A package as real drops arrive: UTF-8 with a byte-order mark and CRLF line endings."""
-    contents = {"manifest.csv": manifest(modes)} | {f"{name}.csv": text for name, text in files.items()}
-    encode = (lambda text: "\ufeff" + text.replace("\n", "\r\n")) if dirty_encoding else (lambda text: text)
-    if as_zip:
-        with zipfile.ZipFile(path, "w") as archive:
-            for name, text in contents.items():
-                archive.writestr(f"export/{name}", encode(text).encode("utf-8"))
-    else:
-        path.mkdir()
-        for name, text in contents.items():
-            (path / name).write_bytes(encode(text).encode("utf-8"))
-    return path
-
+from sis_pipeline_tests.helpers import FILES, USERS, warehouse_counts, write_package
 
 def csv_config(tmp_path, package) -> str:
     config = tmp_path / "integrations.yaml"

@@ -14,7 +14,7 @@ from sis_pipeline.simulators import SimulatorServer
 from sis_pipeline.simulators.powerschool import PowerSchoolSettings
 from sis_pipeline.warehouse import create_warehouse_engine
 from sis_pipeline.warehouse.schema import ENTITY_TABLES
-from sis_pipeline_tests.test_sync_pipeline import warehouse_counts
+from sis_pipeline_tests.helpers import powerschool_totals, warehouse_counts
 
 
 def settings(**quirks) -> PowerSchoolSettings:
@@ -39,21 +39,11 @@ def ps_config(tmp_path, monkeypatch, sim, **fields):
     return path
 
 
-def expected(sim) -> dict[str, int]:
-    totals = sim.totals()
-    return {
-        "schools": totals["schools"], "terms": totals["terms"], "courses": totals["courses"],
-        "sections": totals["sections"], "students": totals["students"], "teachers": totals["staff"],
-        # each section's teacher is enrolled too
-        "enrollments": totals["section_enrollments"] + totals["sections"],
-    }
-
-
 def test_full_sync_loads_every_record_once_and_a_resync_writes_nothing(powerschool, tmp_path, monkeypatch, sync, warehouse_url):
     config = ps_config(tmp_path, monkeypatch, powerschool)
     first = sync(config, warehouse_url)
     assert first["status"] == "success", first
-    assert warehouse_counts(warehouse_url) == expected(powerschool)
+    assert warehouse_counts(warehouse_url) == powerschool_totals(powerschool)
     assert all(c["rejected"] == 0 for c in first["entities"].values())
     second = sync(config, warehouse_url)
     assert sum(c["inserted"] + c["updated"] for c in second["entities"].values()) == 0
@@ -91,7 +81,7 @@ def test_one_school_one_student_district_with_every_list_a_bare_object(tmp_path,
     with SimulatorServer(students=1, kind="powerschool", settings=settings()) as tiny:
         result = sync(ps_config(tmp_path, monkeypatch, tiny), sqlite_url)
         assert result["status"] == "success", result
-        assert warehouse_counts(sqlite_url) == expected(tiny)
+        assert warehouse_counts(sqlite_url) == powerschool_totals(tiny)
         assert warehouse_counts(sqlite_url)["students"] == 1
 
 

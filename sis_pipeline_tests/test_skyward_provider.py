@@ -35,25 +35,12 @@ from sis_pipeline.simulators.qmlativ.objects import FIRST_ID
 from sis_pipeline.simulators.qmlativ.settings import runtime_setting_names
 from sis_pipeline.warehouse import create_warehouse_engine
 from sis_pipeline.warehouse.schema import ENTITY_TABLES
-from sis_pipeline_tests.test_extra_fields import extras
-from sis_pipeline_tests.test_sync_pipeline import expected_totals, warehouse_counts
+from sis_pipeline_tests.helpers import expected_totals, extras, qmlativ_totals, warehouse_counts
 
 STUDENTS = 650
 CHICAGO = ZoneInfo("America/Chicago")
 DEFAULT_QMLATIV_SETTINGS = {name: getattr(QmlativSettings(), name) for name in runtime_setting_names()}
 STUDENT = "Student/Student"
-# warehouse entity -> the Qmlativ objects its records come from
-QMLATIV_SOURCES = {
-    "schools": ("District/Entity",),
-    "terms": ("District/SchoolYear",),
-    "courses": ("Scheduling/Course",),
-    "sections": ("Scheduling/Section",),
-    "students": (STUDENT,),
-    "teachers": ("Staff/Staff",),
-    "enrollments": ("Scheduling/StudentSection", "Scheduling/Section"),  # plus each section's teacher of record
-}
-
-
 def credentials() -> dict:
     return {"client_id": "skyward-test-client", "client_secret": f"secret-{uuid.uuid4().hex}"}
 
@@ -111,11 +98,6 @@ def skyward_config(tmp_path, monkeypatch):
 
 def open_provider(config_path) -> SkywardProvider:
     return SkywardProvider(load_config(config_path).integration("springfield"))
-
-
-def qmlativ_totals(sim) -> dict[str, int]:
-    totals = sim.totals()
-    return {entity: sum(totals[o] for o in objects) for entity, objects in QMLATIV_SOURCES.items()}
 
 
 def source_updated_at(url: str, entity: str, source_id: str) -> datetime:

@@ -6,44 +6,7 @@ from sqlalchemy import func, select
 from sis_pipeline.normalize.models import ENTITIES
 from sis_pipeline.warehouse import create_warehouse_engine
 from sis_pipeline.warehouse.schema import ENTITY_TABLES, rejected_records, student_mappings, sync_runs
-
-# warehouse entity -> the simulator's collection that holds its records
-SOURCE_COLLECTION = {
-    "schools": "schools",
-    "terms": "academicSessions",
-    "courses": "courses",
-    "sections": "classes",
-    "students": "students",
-    "teachers": "teachers",
-    "enrollments": "enrollments",
-}
-
-
-def expected_totals(sim) -> dict[str, int]:
-    totals = sim.totals()
-    return {entity: totals[collection] for entity, collection in SOURCE_COLLECTION.items()}
-
-
-def warehouse_counts(url: str, *, active_only: bool = False) -> dict[str, int]:
-    engine = create_warehouse_engine(url)
-    with engine.connect() as conn:
-        counts = {}
-        for entity, table in ENTITY_TABLES.items():
-            query = select(func.count()).select_from(table)
-            if active_only:
-                query = query.where(table.c.archived_at.is_(None))
-            counts[entity] = conn.execute(query).scalar_one()
-    engine.dispose()
-    return counts
-
-
-def student(url: str, source_id: str):
-    engine = create_warehouse_engine(url)
-    with engine.connect() as conn:
-        row = conn.execute(select(ENTITY_TABLES["students"]).where(ENTITY_TABLES["students"].c.source_id == source_id)).one()
-    engine.dispose()
-    return row
-
+from sis_pipeline_tests.helpers import expected_totals, student, warehouse_counts
 
 @pytest.mark.parametrize("version", ["1.1", "1.2"])
 def test_full_sync_loads_the_simulators_totals_and_a_resync_writes_nothing(district, write_config, sync, warehouse_url, version):
@@ -205,13 +168,6 @@ def test_an_empty_export_never_empties_a_table(district, write_config, sync, war
     assert "schools" in result["error"] and "refusing to archive" in result["error"]
     assert warehouse_counts(warehouse_url, active_only=True) == before
 
-
-def test_staging_keeps_only_the_newest_runs(district, write_config, sync, sqlite_url, tmp_path):
-    config = write_config(district)
-    for _ in range(4):
-        assert sync(config, sqlite_url)["status"] == "success"
-    runs = [p for p in (tmp_path / "staging" / "springfield").iterdir() if p.is_dir()]
-    assert len(runs) == 3
 
 
 def test_every_api_call_of_a_run_is_in_the_audit_trail(district, write_config, sync, warehouse_url):

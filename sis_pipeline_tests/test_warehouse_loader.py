@@ -43,6 +43,7 @@ def canonical(entity: str, count: int, integration: str = INTEGRATION) -> pd.Dat
         frame["enabled"] = True
     if entity == "students":
         frame["student_uid"] = [str(uuid.uuid4()) for _ in ids]
+        frame["identity_rule"] = "new"
     return frame
 
 
@@ -89,14 +90,9 @@ def test_first_load_inserts_every_student_and_links_each_to_a_new_uid(warehouse_
     assert rules == [("new", "source_id")]
 
 
-def test_a_known_student_without_a_mapping_is_linked_to_the_uid_the_warehouse_holds(warehouse_engine):
-    students = canonical("students", 2)
+def test_the_load_records_the_identity_steps_decision_and_never_makes_its_own(warehouse_engine):
+    students = canonical("students", 2).assign(identity_rule=["new", "legacy_source_id"])
     load(warehouse_engine, {"students": [students]})
-    with warehouse_engine.begin() as conn:
-        conn.execute(student_mappings.delete().where(student_mappings.c.source_id == "students-1"))
-    reminted = students.assign(student_uid=[str(uuid.uuid4()), str(uuid.uuid4())])
-
-    assert load(warehouse_engine, {"students": [reminted]}) == {"students": counts(2, unchanged=2)}
 
     with warehouse_engine.connect() as conn:
         linked = conn.execute(
@@ -106,7 +102,7 @@ def test_a_known_student_without_a_mapping_is_linked_to_the_uid_the_warehouse_ho
         ).all()
     assert linked == [
         ("students-0", students.student_uid[0], "new"),
-        ("students-1", students.student_uid[1], "source_id"),
+        ("students-1", students.student_uid[1], "legacy_source_id"),
     ]
     assert {row["student_uid"] for row in rows(warehouse_engine, students_table).values()} == set(students.student_uid)
 

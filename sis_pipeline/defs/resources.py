@@ -1,5 +1,8 @@
-"""Resources: the warehouse, the staging area and the SIS providers, configured once per deployment."""
+"""Resources: the warehouse, the staging area and a client per configured SIS, set up once per process."""
 
+import json
+import os
+import tempfile
 import shutil
 from functools import cache
 from pathlib import Path
@@ -7,13 +10,24 @@ from pathlib import Path
 import dagster as dg
 from sqlalchemy.engine import Engine
 
-from sis_pipeline.config import IntegrationConfig, load_config
+from sis_pipeline.config import IntegrationConfig
+from sis_pipeline.datasets import StagedRun
 from sis_pipeline.providers.registry import provider_class
 from sis_pipeline.staging import staging_root
 from sis_pipeline.token_cipher import token_cipher
 from sis_pipeline.warehouse.engine import create_warehouse_engine, warehouse_url
 from sis_pipeline.warehouse.schema import ensure_schema
 from sis_pipeline.warehouse.tokens import StoredTokens
+
+
+LOADED_HANDLE = "loaded_by_warehouse"
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Readers see the old file or the new one, never half of one."""
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as tmp:
+        tmp.write(text)
+    os.replace(tmp.name, path)
 
 
 @cache
@@ -33,50 +47,73 @@ class WarehouseResource(dg.ConfigurableResource):
 
 
 class StagingResource(dg.ConfigurableResource):
-    """Where steps leave Parquet datasets for the next step (`SIS_STAGING_DIR`, else `.data/staging`)."""
+    """Where steps leave datasets for the next step (`SIS_STAGING_DIR`, else `.data/staging`)."""
 
     root: str = ""
-
     keep_runs: int = 3
 
+    def integration_dir(self, integration: str) -> Path:
+        return Path(self.root or staging_root()) / integration
+
     def run_dir(self, integration: str, run_id: str) -> Path:
-        return Path(self.root or staging_root()) / integration / run_id
+        return self.integration_dir(integration) / run_id
+
+    def handle_path(self, integration: str, step: str) -> Path:
+        """Where the newest successful output of a step is recorded (the IO manager owns these files)."""
+        return self.integration_dir(integration) / "handles" / f"{step}.json"
+
+    def mark_loaded(self, integration: str, loaded: StagedRun) -> None:
+        """Remember what the warehouse last loaded, so retention keeps the newest successful run's files."""
+        path = self.handle_path(integration, LOADED_HANDLE)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(path, json.dumps({"type": type(loaded).__name__, **loaded.model_dump(mode="json")}, indent=1))
 
     def prune(self, integration: str, current_run_id: str) -> int:
-        """Delete all but the newest `keep_runs` run folders of an integration (the current one always stays)."""
-        folder = Path(self.root or staging_root()) / integration
+        """Delete the oldest run folders beyond `keep_runs`.
+
+        Never the current run's, and never one a step's newest successful output still points at: the
+        warehouse step re-run alone must find the data of the last good run even after failed ones.
+        """
+        folder = self.integration_dir(integration)
         if not folder.is_dir():
             return 0
-        runs = sorted((p for p in folder.iterdir() if p.is_dir() and p.name != current_run_id), key=lambda p: p.stat().st_mtime)
-        stale = runs[: max(0, len(runs) - (self.keep_runs - 1))]
+        keep = {current_run_id} | self._referenced_runs(integration)
+        runs = sorted(
+            (p for p in folder.iterdir() if p.is_dir() and p.name != "handles" and p.name not in keep),
+            key=lambda p: p.stat().st_mtime,
+        )
+        stale = runs[: max(0, len(runs) - max(0, self.keep_runs - len(keep)))]
         for run in stale:
             shutil.rmtree(run, ignore_errors=True)
         return len(stale)
 
+    def _referenced_runs(self, integration: str) -> set[str]:
+        """Run folders holding a dataset that some step's newest handle points at."""
+        folder = self.integration_dir(integration)
+        handles = folder / "handles"
+        paths = [Path(p) for handle in sorted(handles.glob("*.json")) for p in _dataset_paths(json.loads(handle.read_text()))]
+        return {p.relative_to(folder).parts[0] for p in paths if p.is_relative_to(folder)}
 
-class SisProvidersResource(dg.ConfigurableResource):
-    """The configured SIS integrations (`integrations.yaml`) and a client for each."""
 
-    config_path: str
+def _dataset_paths(document) -> list[str]:
+    if isinstance(document, dict):
+        own = [document["path"]] if isinstance(document.get("path"), str) else []
+        return own + [p for value in document.values() for p in _dataset_paths(value)]
+    return []
 
-    def integration(self, name: str) -> IntegrationConfig:
-        return load_config(self.config_path).integration(name)
+def open_provider(integration: IntegrationConfig, warehouse: WarehouseResource | None = None):
+    """A connected provider for the integration; close it when done.
 
-    def provider_class(self, name: str):
-        return provider_class(self.integration(name).provider)
+    With a warehouse and SIS_TOKEN_KEY, its OAuth token is kept there encrypted between runs.
+    """
+    provider = provider_class(integration.provider)(integration)
+    cipher = token_cipher() if warehouse is not None and hasattr(provider, "use_token_cache") else None
+    if cipher is not None:
+        provider.use_token_cache(lambda token_url: StoredTokens(warehouse.engine(), integration.name, token_url, cipher))
+    return provider
 
-    def normalizer(self, name: str):
-        """The provider's normaliser; a provider speaking several dialects picks one per integration."""
-        cls, integration = self.provider_class(name), self.integration(name)
-        return cls.normalizer_for(integration) if hasattr(cls, "normalizer_for") else cls.normalizer
 
-    def open(self, name: str, warehouse: "WarehouseResource | None" = None):
-        """A connected provider for the integration; close it when done.
-
-        With a warehouse and SIS_TOKEN_KEY, its OAuth token is kept there encrypted between runs.
-        """
-        provider = self.provider_class(name)(self.integration(name))
-        cipher = token_cipher() if warehouse is not None and hasattr(provider, "use_token_cache") else None
-        if cipher is not None:
-            provider.use_token_cache(lambda token_url: StoredTokens(warehouse.engine(), name, token_url, cipher))
-        return provider
+def normalizer_for(integration: IntegrationConfig):
+    """The provider's normaliser; a provider speaking several dialects picks one per integration."""
+    cls = provider_class(integration.provider)
+    return cls.normalizer_for(integration) if hasattr(cls, "normalizer_for") else cls.normalizer

@@ -6,8 +6,8 @@ import time
 import dagster as dg
 
 from sis_pipeline.config import PipelineConfig
-from sis_pipeline.defs import build_resources
-from sis_pipeline.defs.assets import COUNT_NAMES, MODE_TAG, build_roster_assets, roster_partitions
+from sis_pipeline.counts import COUNT_NAMES
+from sis_pipeline.defs import build_resources, roster_assets
 from sis_pipeline.errors import classify
 from sis_pipeline.normalize.models import ENTITIES
 from sis_pipeline.warehouse.runs import read_sync_run
@@ -22,7 +22,6 @@ def sync_instance() -> dg.DagsterInstance:
 
 def sync_integrations(
     config: PipelineConfig,
-    config_file: str,
     names: list[str],
     *,
     mode: str = "full",
@@ -30,8 +29,8 @@ def sync_integrations(
     resources: dict | None = None,
 ) -> dict:
     """Run the roster assets for each named integration, one after another; one failing stops no other."""
-    assets = build_roster_assets(roster_partitions(config.names))
-    resources = resources or build_resources(config_file)
+    assets = roster_assets(config)
+    resources = resources or build_resources(config)
     instance = instance or sync_instance()
     report = {}
     for name in names:
@@ -42,8 +41,7 @@ def sync_integrations(
                 partition_key=name,
                 resources=resources,
                 instance=instance,
-                tags={MODE_TAG: mode},
-                run_config=QUIET_DAGSTER,
+                run_config={**QUIET_DAGSTER, "ops": {"raw_rosters": {"config": {"mode": mode}}}},
                 raise_on_error=False,
             )
         except Exception as exc:  # a failure before any step ran (e.g. resources that cannot start)

@@ -34,7 +34,7 @@ def upsert(table: Table, stage: Table) -> str:
     A restored row gets `archived_at` NULL; `student_uid` is never in the update.
     """
     entity = table.name
-    staged_columns = [column.name for column in stage.columns]
+    staged_columns = [column.name for column in stage.columns if not column.info.get("stage_only")]
     insert_columns = ["integration", *staged_columns, "first_seen_at", "updated_at", "archived_at"]
     updated_columns = change_columns(entity)
     assignments = ",\n    ".join(
@@ -97,23 +97,15 @@ WHERE integration = :integration AND archived_at IS NULL
 
 
 def link_new_student_source_ids(stage: Table) -> str:
-    """Map each staged source id that has no mapping yet, to the uid the warehouse already holds if any.
+    """Record the identity step's decision for each staged source id that has no mapping yet.
 
-    Runs before the students upsert: rule 'source_id' when the warehouse already knows the source
-    id (its stored uid wins, as a load never rewrites one), 'legacy_source_id' when the identity
-    step re-linked a re-keyed record to a child the integration already knows, 'new' otherwise.
+    The uid and the rule ('source_id', 'legacy_source_id' or 'new') come from `resolve.identity`; the
+    load only writes them down. A source id already mapped keeps its mapping.
     """
     return f"""
 INSERT INTO student_mappings (integration, id_type, source_id, student_uid, rule, linked_at)
-SELECT :integration, 'source_id', staged.source_id, COALESCE(existing.student_uid, staged.student_uid),
-       CASE WHEN existing.source_id IS NOT NULL THEN 'source_id'
-            WHEN EXISTS (SELECT 1 FROM student_mappings AS known
-                         WHERE known.integration = :integration AND known.student_uid = staged.student_uid)
-            THEN 'legacy_source_id'
-            ELSE 'new' END,
-       :now
+SELECT :integration, 'source_id', staged.source_id, staged.student_uid, staged.identity_rule, :now
 FROM {stage.name} AS staged
-LEFT JOIN students AS existing ON existing.integration = :integration AND existing.source_id = staged.source_id
 WHERE true
 ON CONFLICT (integration, id_type, source_id) DO NOTHING"""
 

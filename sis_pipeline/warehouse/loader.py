@@ -12,9 +12,10 @@ from types import ModuleType
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Column, Connection, Engine, MetaData, Table
+from sqlalchemy import Column, Connection, Engine, MetaData, Table, Text
 
 from sis_pipeline.normalize.models import ENTITIES, columns
+from sis_pipeline.resolve.identity import IDENTITY_RULE
 from sis_pipeline.warehouse import load_sql, postgres_stage, sqlite_stage
 from sis_pipeline.warehouse.errors import WarehouseLoadError, WarehouseSafetyError
 from sis_pipeline.warehouse.runs import finish_sync_run
@@ -145,8 +146,11 @@ def _scalar(conn: Connection, sql: str, params: dict) -> int:
 def _stage_table(table: Table) -> Table:
     """A temporary table for the staged rows: canonical columns without integration, keyed by source id."""
     names = [name for name in columns(table.name) if name != "integration"]
+    decisions = []
     if table.name == "students":
         names.append("student_uid")
+        # how the identity step found the uid: written to student_mappings, never to the students table
+        decisions.append(Column(IDENTITY_RULE, Text(), nullable=False, info={"stage_only": True}))
     return Table(
         f"stage_{table.name}",
         MetaData(),
@@ -154,6 +158,7 @@ def _stage_table(table: Table) -> Table:
             Column(name, table.c[name].type, nullable=table.c[name].nullable, primary_key=name == "source_id")
             for name in names
         ),
+        *decisions,
         prefixes=["TEMPORARY"],
         postgresql_on_commit="DROP",
     )

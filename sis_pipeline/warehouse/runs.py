@@ -1,30 +1,36 @@
-"""The run history: every sync is recorded as running when it starts and closed when it ends.
+"""The run history, owned here alone: every other module opens, closes and reads `sync_runs` through this one.
 
-A run whose process died stays `running`, which is how a crashed run shows up. `load_integration`
-closes a successful run inside its own transaction, so the roster and the run record commit
-together; a failed run is closed by the caller with `finish_sync_run(engine, ..., "failed", ...)`
-after the load's transaction has rolled back.
+A run is recorded as `running` by the first step that touches it, whichever step that is (a step can
+be re-run alone in a new run), and closed at the end. A run whose process died stays `running`, which
+is how a crashed run shows up. The load closes a successful run inside its own transaction, so the
+roster and the run record commit together; a failed run is closed after the load rolled back.
 """
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
 
+from sis_pipeline.errors import classify
 from sis_pipeline.warehouse.schema import SYNC_RUN_STATUSES, sync_runs
 
 MAX_ERROR_CHARS = 4000
 
 
 def start_sync_run(engine: Engine, run_id: str, integration: str, mode: str) -> None:
-    """Record that a sync of one integration has started."""
+    """Record that a sync of one integration is running; a no-op when an earlier step already did."""
     with engine.begin() as conn:
-        conn.execute(
-            insert(sync_runs).values(
-                run_id=run_id, integration=integration, mode=mode, started_at=datetime.now(UTC), status="running"
+        exists = conn.execute(
+            select(sync_runs.c.run_id).where(sync_runs.c.run_id == run_id, sync_runs.c.integration == integration)
+        ).first()
+        if exists is None:
+            conn.execute(
+                insert(sync_runs).values(
+                    run_id=run_id, integration=integration, mode=mode, started_at=datetime.now(UTC), status="running"
+                )
             )
-        )
 
 
 def finish_sync_run(
@@ -58,6 +64,17 @@ def finish_sync_run(
         raise LookupError(f"sync run {run_id} for {integration} was never started")
 
 
+@contextmanager
+def recorded_sync_step(engine: Engine, run_id: str, integration: str, mode: str) -> Iterator[None]:
+    """One step of a run: the run is open while it works, and closed as failed (with its error class) if it fails."""
+    start_sync_run(engine, run_id, integration, mode)
+    try:
+        yield
+    except Exception as exc:
+        finish_sync_run(engine, run_id, integration, "failed", {}, error_class=classify(exc), error=str(exc))
+        raise
+
+
 def read_sync_run(engine: Engine, run_id: str, integration: str) -> dict | None:
     """One integration's run record, or None if the run never got as far as starting it."""
     with engine.connect() as conn:
@@ -65,3 +82,18 @@ def read_sync_run(engine: Engine, run_id: str, integration: str) -> dict | None:
             select(sync_runs).where(sync_runs.c.run_id == run_id, sync_runs.c.integration == integration)
         ).one_or_none()
     return row._asdict() if row else None
+
+
+def latest_finished_runs(engine: Engine) -> list[dict]:
+    """Per integration, its newest run that is no longer running."""
+    latest = (
+        select(sync_runs.c.integration, func.max(sync_runs.c.started_at).label("started_at"))
+        .where(sync_runs.c.status != "running")
+        .group_by(sync_runs.c.integration)
+        .subquery()
+    )
+    query = select(sync_runs).join(
+        latest, (sync_runs.c.integration == latest.c.integration) & (sync_runs.c.started_at == latest.c.started_at)
+    )
+    with engine.connect() as conn:
+        return [row._asdict() for row in conn.execute(query)]

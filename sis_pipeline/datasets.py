@@ -1,0 +1,60 @@
+"""What one step hands the next: small, typed handles to datasets staged on disk, never the data itself."""
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+SyncMode = Literal["full", "incremental"]
+DeliveryMode = Literal["bulk", "delta"]
+
+
+class Dataset(BaseModel):
+    """A Parquet or NDJSON file under the staging folder and how many rows it holds."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    rows: int
+
+
+class RawCollection(Dataset):
+    """One collection exactly as the SIS sent it, and whether it is the complete set or only changes."""
+
+    mode: DeliveryMode
+    seconds: float = 0.0
+
+
+class EntityDatasets(BaseModel):
+    """One entity after normalisation: the valid rows, the rejected rows with reasons, and the source count."""
+
+    model_config = ConfigDict(frozen=True)
+
+    mode: DeliveryMode
+    fetched: int
+    valid: Dataset
+    rejected: Dataset
+
+
+class StagedRun(BaseModel):
+    """Which integration and run staged the datasets, and in which sync mode."""
+
+    model_config = ConfigDict(frozen=True)
+
+    integration: str
+    run_id: str
+    mode: SyncMode
+
+
+class RawRosters(StagedRun):
+    collections: dict[str, RawCollection]
+
+
+class RosterDatasets(StagedRun):
+    entities: dict[str, EntityDatasets]
+
+    def with_entity(self, entity: str, datasets: EntityDatasets) -> "RosterDatasets":
+        return self.model_copy(update={"entities": {**self.entities, entity: datasets}})
+
+    def full_load(self, entity: str) -> bool:
+        """A full sync of a complete delivery: what the SIS no longer lists may be archived."""
+        return self.mode == "full" and self.entities[entity].mode == "bulk"
