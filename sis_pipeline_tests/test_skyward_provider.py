@@ -20,11 +20,11 @@ from starlette.routing import Mount
 
 from sis_pipeline.config import ConfigError, IntegrationConfig, load_config
 from sis_pipeline.normalize.models import ENTITIES, columns
-from sis_pipeline.normalize.oneroster import OneRosterNormalizer
-from sis_pipeline.normalize.qmlativ import QmlativNormalizer, id_text, sex
+from sis_pipeline.providers.oneroster.normalize import OneRosterNormalizer
+from sis_pipeline.providers.skyward.normalize import QmlativNormalizer, id_text, sex
 from sis_pipeline.normalize.records import read_records
-from sis_pipeline.providers.oneroster import Endpoint
-from sis_pipeline.providers.skyward import (
+from sis_pipeline.providers.oneroster.client import Endpoint
+from sis_pipeline.providers.skyward.client import (
     SkywardProvider,
     SmsOneRosterProvider,
     token_expired,

@@ -8,7 +8,7 @@ import dagster as dg
 from sqlalchemy.engine import Engine
 
 from sis_pipeline.config import IntegrationConfig, load_config
-from sis_pipeline.providers.registry import provider_class
+from sis_pipeline.providers.common.registry import provider_class
 from sis_pipeline.staging import staging_root
 from sis_pipeline.token_cipher import token_cipher
 from sis_pipeline.warehouse.engine import create_warehouse_engine, warehouse_url

@@ -7,7 +7,7 @@ integration uses it by writing `provider: example_json_drop`, with no change to 
 import json
 from pathlib import Path
 
-from sis_pipeline.normalize.oneroster import OneRosterNormalizer
+from sis_pipeline.providers.oneroster.normalize import OneRosterNormalizer
 
 COLLECTIONS = ("schools", "academicSessions", "courses", "classes", "students", "teachers", "enrollments", "demographics")
 

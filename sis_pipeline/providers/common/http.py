@@ -12,8 +12,8 @@ import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_random_exponential
 
 from sis_pipeline.errors import AuthError, ClientError, NetworkError, RateLimitError, ServerError
-from sis_pipeline.providers.auth import ClientCredentialsAuth
-from sis_pipeline.providers.guards import guards_for
+from sis_pipeline.providers.common.auth import ClientCredentialsAuth
+from sis_pipeline.providers.common.guards import guards_for
 
 log = logging.getLogger(__name__)
 logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines would print every URL we call

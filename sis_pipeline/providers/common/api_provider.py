@@ -3,8 +3,8 @@
 import httpx
 
 from sis_pipeline.config import IntegrationConfig
-from sis_pipeline.providers.auth import ClientCredentialsAuth
-from sis_pipeline.providers.http import ApiClient
+from sis_pipeline.providers.common.auth import ClientCredentialsAuth
+from sis_pipeline.providers.common.http import ApiClient
 
 CONNECT_TIMEOUT_SECONDS = 10.0
 

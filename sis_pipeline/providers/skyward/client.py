@@ -18,11 +18,11 @@ import httpx
 
 from sis_pipeline.config import IntegrationConfig
 from sis_pipeline.errors import DataError
-from sis_pipeline.normalize.oneroster import OneRosterNormalizer
-from sis_pipeline.normalize.qmlativ import COLLECTIONS, QmlativNormalizer
-from sis_pipeline.providers.api_provider import ApiProvider
-from sis_pipeline.providers.base import refuse_unknown_options
-from sis_pipeline.providers.oneroster import (
+from sis_pipeline.providers.oneroster.normalize import OneRosterNormalizer
+from sis_pipeline.providers.skyward.normalize import COLLECTIONS, QmlativNormalizer
+from sis_pipeline.providers.common.api_provider import ApiProvider
+from sis_pipeline.providers.common.contract import refuse_unknown_options
+from sis_pipeline.providers.oneroster.client import (
     DEFAULT_MAX_CONCURRENCY,
     KNOWN_OPTIONS,
     PROGRESS_EVERY_PAGES,

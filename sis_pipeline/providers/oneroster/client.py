@@ -9,10 +9,10 @@ import httpx
 
 from sis_pipeline.config import IntegrationConfig
 from sis_pipeline.errors import DataError
-from sis_pipeline.normalize.oneroster import OneRosterNormalizer
-from sis_pipeline.providers.api_provider import ApiProvider
-from sis_pipeline.providers.base import refuse_unknown_options
-from sis_pipeline.providers.imsx import describe_imsx_error
+from sis_pipeline.providers.oneroster.normalize import OneRosterNormalizer
+from sis_pipeline.providers.common.api_provider import ApiProvider
+from sis_pipeline.providers.common.contract import refuse_unknown_options
+from sis_pipeline.providers.oneroster.imsx import describe_imsx_error
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from datetime import datetime
 import httpx
 
 from sis_pipeline.config import IntegrationConfig
-from sis_pipeline.providers.base import refuse_unknown_options
-from sis_pipeline.normalize.powerschool import PowerSchoolNormalizer
-from sis_pipeline.providers.api_provider import ApiProvider
+from sis_pipeline.providers.common.contract import refuse_unknown_options
+from sis_pipeline.providers.powerschool.normalize import PowerSchoolNormalizer
+from sis_pipeline.providers.common.api_provider import ApiProvider
 
 log = logging.getLogger(__name__)
 

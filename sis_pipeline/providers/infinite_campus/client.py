@@ -8,7 +8,7 @@ step uses to re-link the person to the same `student_uid`.
 from urllib.parse import quote
 
 from sis_pipeline.config import IntegrationConfig
-from sis_pipeline.providers.oneroster import KNOWN_OPTIONS, VERSION_SUFFIXES, Endpoint, OneRosterProvider
+from sis_pipeline.providers.oneroster.client import KNOWN_OPTIONS, VERSION_SUFFIXES, Endpoint, OneRosterProvider
 
 CAMPUS_OPTIONS = (KNOWN_OPTIONS - {"credentials_in"}) | {"app_name"}
 

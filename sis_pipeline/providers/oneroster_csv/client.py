@@ -12,10 +12,10 @@ from datetime import datetime
 from pathlib import Path
 
 from sis_pipeline.config import IntegrationConfig
-from sis_pipeline.providers.base import refuse_unknown_options
+from sis_pipeline.providers.common.contract import refuse_unknown_options
 from sis_pipeline.errors import DataError
-from sis_pipeline.normalize.oneroster import OneRosterNormalizer
-from sis_pipeline.providers.csv_package import CsvPackage, CsvPackageError
+from sis_pipeline.providers.oneroster.normalize import OneRosterNormalizer
+from sis_pipeline.providers.oneroster_csv.package import CsvPackage, CsvPackageError
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+from sis_pipeline.providers.infinite_campus.client import InfiniteCampusProvider

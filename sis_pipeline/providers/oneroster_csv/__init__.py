@@ -1,0 +1,1 @@
+from sis_pipeline.providers.oneroster_csv.client import OneRosterCsvProvider

@@ -1,0 +1,1 @@
+from sis_pipeline.providers.powerschool.client import PowerSchoolProvider

@@ -1,0 +1,1 @@
+from sis_pipeline.providers.skyward.client import SkywardProvider
