@@ -68,7 +68,7 @@ class SisProvidersResource(dg.ConfigurableResource):
     def normalizer(self, name: str):
         """The provider's normaliser; a provider speaking several dialects picks one per integration."""
         cls, integration = self.provider_class(name), self.integration(name)
-        return cls.normalizer_for(integration) if hasattr(cls, "normalizer_for") else cls.normalizer
+        return cls.normalizer_for(integration)
 
     def open(self, name: str, warehouse: "WarehouseResource | None" = None):
         """A connected provider for the integration; close it when done.

@@ -1,5 +1,9 @@
-"""OneRoster 1.1 / 1.2 REST."""
+"""OneRoster 1.1 / 1.2 REST: the client pages the service, the normaliser reads its records."""
 
-from sis_pipeline.providers.oneroster.client import OneRosterProvider
+from sis_pipeline.providers.oneroster.client import OneRosterApi
+from sis_pipeline.providers.oneroster.normalize import OneRosterNormalizer
 
-__all__ = ["OneRosterProvider"]
+
+class OneRosterProvider(OneRosterApi):
+    kind = "oneroster"
+    normalizer = OneRosterNormalizer()

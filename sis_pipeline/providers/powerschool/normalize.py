@@ -1,4 +1,4 @@
-"""PowerSchool records (already in one shape, see providers/powerschool.py) as canonical frames."""
+"""PowerSchool records (already in one shape, see quirks.py) as canonical frames."""
 
 from collections.abc import Mapping
 
@@ -7,8 +7,9 @@ import pyarrow as pa
 
 from sis_pipeline.config import IntegrationConfig
 from sis_pipeline.normalize import values as v
-from sis_pipeline.normalize.models import EXTRA_FIELD_ENTITIES, conform
+from sis_pipeline.normalize.normalizer import Normalizer
 from sis_pipeline.normalize.records import fields
+from sis_pipeline.normalize.related import by_id, joined
 
 S = pa.string()
 NAME = pa.struct([("first_name", S), ("middle_name", S), ("last_name", S)])
@@ -38,7 +39,115 @@ def school_scoped(school: pd.Series, local: pd.Series) -> pd.Series:
     return v.text(school) + "-" + v.text(local)
 
 
-class PowerSchoolNormalizer:
+def term_type(series: pd.Series) -> pd.Series:
+    return v.text(series).map(TERM_TYPES)
+
+
+def sex(series: pd.Series) -> pd.Series:
+    return v.text(series).str.lower().map(SEX)
+
+
+def enrollment_status(series: pd.Series) -> pd.Series:
+    return v.text(series).str.upper().map(ENROLL_STATUS)
+
+
+def enrollment_role(series: pd.Series) -> pd.Series:
+    """Section enrollments are students' unless marked (teachers of record, see client.py)."""
+    return v.text(series).fillna("student")
+
+
+_RECORD = {"source_id": (v.text, "id"), "status": "active"}
+_NAME = {
+    "first_name": (v.text, "name.first_name"),
+    "middle_name": (v.text, "name.middle_name"),
+    "last_name": (v.text, "name.last_name"),
+}
+COLUMNS = {
+    "schools": {"name": (v.text, "name"), "school_number": (v.text, "school_number")},
+    "terms": {
+        "title": (v.text, "name"),
+        "term_type": (term_type, "portion"),
+        "start_date": (v.iso_date, "start_date"),
+        "end_date": (v.iso_date, "end_date"),
+        "school_year": (v.text, "end_year"),
+    },
+    "courses": {
+        "title": (v.text, "course_name"),
+        "course_code": (v.text, "course_number"),
+        "school_source_id": (v.text, "school_id"),
+    },
+    "sections": {
+        "section_code": (v.text, "section_number"),
+        "class_type": "scheduled",
+        "course_source_id": (v.text, "course_id"),
+        "school_source_id": (v.text, "school_id"),
+        "periods": (v.text, "expression"),
+    },
+    "students": {
+        **_NAME,
+        "student_number": (v.text, "local_id"),
+        "state_id": (v.text, "state_province_id"),
+        "username": (v.text, "student_username"),
+        "birth_date": (v.iso_date, "demographics.birth_date"),
+        "sex": (sex, "demographics.gender"),
+        "grade_level": (v.grade, "school_enrollment.grade_level"),
+        "school_source_id": (v.text, "school_enrollment.school_id"),
+        "enrollment_status": (enrollment_status, "school_enrollment.enroll_status"),
+    },
+    "teachers": {
+        **_NAME,
+        "staff_number": (v.text, "local_id"),
+        "email": (v.text, "emails.work_email"),
+        "role": "teacher",
+    },
+    "enrollments": {
+        "section_source_id": (v.text, "section_id"),
+        "role": (enrollment_role, "role"),
+        "begin_date": (v.iso_date, "entry_date"),
+        "end_date": (v.iso_date, "exit_date"),
+    },
+}
+
+
+def _terms(raw: pd.DataFrame, records: Mapping[str, pd.DataFrame], integration: IntegrationConfig) -> dict:
+    return {"source_id": school_scoped(v.column(raw, "school_id"), v.column(raw, "id"))}
+
+
+def _sections(raw: pd.DataFrame, records: Mapping[str, pd.DataFrame], integration: IntegrationConfig) -> dict:
+    """A section is titled `<course name> - <section number>`; its term is keyed like the terms."""
+    courses = records["courses"]
+    names = by_id(v.text(v.column(courses, "id")), {"name": v.text(v.column(courses, "course_name"))}, keep="first")
+    title = joined(v.text(v.column(raw, "course_id")), names)["name"]
+    number = v.text(v.column(raw, "section_number"))
+    return {
+        "title": v.text(title.where(title.isna(), title + " - " + number.fillna(""))),
+        "term_source_ids": school_scoped(v.column(raw, "school_id"), v.column(raw, "term_id")),
+    }
+
+
+def _students(raw: pd.DataFrame, records: Mapping[str, pd.DataFrame], integration: IntegrationConfig) -> dict:
+    """A student's last change is the students table's `transaction_date`, in the district's time zone."""
+    changes = records["student_changes"]
+    changed = by_id(
+        v.text(v.column(changes, "id")),
+        {"at": v.local_timestamp(v.column(changes, "transaction_date"), integration.timezone)},
+    )
+    return {"source_updated_at": joined(v.text(v.column(raw, "id")), changed)["at"]}
+
+
+def _teachers(raw: pd.DataFrame, records: Mapping[str, pd.DataFrame], integration: IntegrationConfig) -> dict:
+    return {"school_source_id": v.first_field(v.column(raw, "school_affiliations.school_affiliation"), "school_id")}
+
+
+def _enrollments(raw: pd.DataFrame, records: Mapping[str, pd.DataFrame], integration: IntegrationConfig) -> dict:
+    """Teachers of record are enrolled by staff id, as each section's primary teacher."""
+    return {
+        "user_source_id": v.text(v.column(raw, "student_id")).fillna(v.text(v.column(raw, "staff_id"))),
+        "is_primary": (enrollment_role(v.column(raw, "role")) == "teacher").astype("boolean"),
+    }
+
+
+class PowerSchoolNormalizer(Normalizer):
     schemas = SCHEMAS
     sources = {
         "schools": ("schools",),
@@ -49,89 +158,12 @@ class PowerSchoolNormalizer:
         "teachers": ("staff",),
         "enrollments": ("section_enrollments",),
     }
+    columns = {entity: {**_RECORD, **entity_columns} for entity, entity_columns in COLUMNS.items()}
+    derived = {"terms": _terms, "sections": _sections, "students": _students, "teachers": _teachers, "enrollments": _enrollments}
 
-    def normalize(self, entity: str, records: Mapping[str, pd.DataFrame], integration: IntegrationConfig) -> pd.DataFrame:
-        raw = records[self.sources[entity][0]]
-        frame = pd.DataFrame(
-            {"integration": integration.name, "source_id": v.text(v.column(raw, "id")), "status": "active",
-             "source_updated_at": pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns, UTC]")},
-            index=raw.index,
-        )
-        getattr(self, f"_{entity}")(frame, raw, records, integration)
-        if entity in EXTRA_FIELD_ENTITIES:
-            frame["extra"] = v.extra_fields(raw, entity, integration.options)
-        return conform(frame, entity)
-
-    def _schools(self, frame, raw, records, integration):
-        frame["name"] = v.text(v.column(raw, "name"))
-        frame["school_number"] = v.text(v.column(raw, "school_number"))
-
-    def _terms(self, frame, raw, records, integration):
-        frame["source_id"] = school_scoped(v.column(raw, "school_id"), v.column(raw, "id"))
-        frame["title"] = v.text(v.column(raw, "name"))
-        frame["term_type"] = v.text(v.column(raw, "portion")).map(TERM_TYPES)
-        frame["start_date"] = v.iso_date(v.column(raw, "start_date"))
-        frame["end_date"] = v.iso_date(v.column(raw, "end_date"))
-        frame["school_year"] = v.text(v.column(raw, "end_year"))
-
-    def _courses(self, frame, raw, records, integration):
-        frame["title"] = v.text(v.column(raw, "course_name"))
-        frame["course_code"] = v.text(v.column(raw, "course_number"))
-        frame["school_source_id"] = v.text(v.column(raw, "school_id"))
-
-    def _sections(self, frame, raw, records, integration):
-        courses = records["courses"]
-        names = pd.Series(v.text(v.column(courses, "course_name")).values, index=v.text(v.column(courses, "id")).values)
-        names = names[~names.index.duplicated()]
-        number = v.text(v.column(raw, "section_number"))
-        course = v.text(v.column(raw, "course_id"))
-        title = pd.Series(course.map(names).values, index=raw.index)
-        frame["title"] = v.text(title.where(title.isna(), title + " - " + number.fillna("")))
-        frame["section_code"] = number
-        frame["class_type"] = "scheduled"
-        frame["course_source_id"] = course
-        frame["school_source_id"] = v.text(v.column(raw, "school_id"))
-        frame["term_source_ids"] = school_scoped(v.column(raw, "school_id"), v.column(raw, "term_id"))
-        frame["periods"] = v.text(v.column(raw, "expression"))
-
-    def _person(self, frame, raw):
-        frame["first_name"] = v.text(v.column(raw, "name.first_name"))
-        frame["middle_name"] = v.text(v.column(raw, "name.middle_name"))
-        frame["last_name"] = v.text(v.column(raw, "name.last_name"))
-
-    def _students(self, frame, raw, records, integration):
-        self._person(frame, raw)
-        frame["student_number"] = v.text(v.column(raw, "local_id"))
-        frame["state_id"] = v.text(v.column(raw, "state_province_id"))
-        frame["username"] = v.text(v.column(raw, "student_username"))
-        frame["birth_date"] = v.iso_date(v.column(raw, "demographics.birth_date"))
-        frame["sex"] = v.text(v.column(raw, "demographics.gender")).str.lower().map(SEX)
-        frame["grade_level"] = v.grade(v.column(raw, "school_enrollment.grade_level"))
-        frame["school_source_id"] = v.text(v.column(raw, "school_enrollment.school_id"))
-        frame["enrollment_status"] = v.text(v.column(raw, "school_enrollment.enroll_status")).str.upper().map(ENROLL_STATUS)
-        changes = records["student_changes"]
-        changed = pd.Series(
-            v.local_timestamp(v.column(changes, "transaction_date"), integration.timezone).values,
-            index=v.text(v.column(changes, "id")).values,
-        )
-        changed = changed[~changed.index.duplicated(keep="last")]
-        frame["source_updated_at"] = pd.Series(changed.reindex(frame["source_id"]).values, index=frame.index)
-
-    def _teachers(self, frame, raw, records, integration):
-        self._person(frame, raw)
-        frame["staff_number"] = v.text(v.column(raw, "local_id"))
-        frame["email"] = v.text(v.column(raw, "emails.work_email"))
-        affiliations = v.column(raw, "school_affiliations.school_affiliation")
-        frame["school_source_id"] = v.text(
-            affiliations.map(lambda items: next((i.get("school_id") for i in v.items(items) if isinstance(i, dict)), None))
-        )
-        frame["role"] = "teacher"
-
-    def _enrollments(self, frame, raw, records, integration):
-        role = v.text(v.column(raw, "role")).fillna("student")
-        frame["section_source_id"] = v.text(v.column(raw, "section_id"))
-        frame["user_source_id"] = v.text(v.column(raw, "student_id")).fillna(v.text(v.column(raw, "staff_id")))
-        frame["role"] = role
-        frame["is_primary"] = (role == "teacher").astype("boolean")
-        frame["begin_date"] = v.iso_date(v.column(raw, "entry_date"))
-        frame["end_date"] = v.iso_date(v.column(raw, "exit_date"))
+    def derive(
+        self, entity: str, raw: pd.DataFrame, records: Mapping[str, pd.DataFrame], integration: IntegrationConfig
+    ) -> dict:
+        """PowerSchool's lists carry no modification time; only students get one (from `student_changes`)."""
+        never = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns, UTC]")
+        return {"source_updated_at": never} | dict(super().derive(entity, raw, records, integration))
