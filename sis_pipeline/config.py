@@ -139,7 +139,7 @@ def load_config(path: str | os.PathLike | None = None, *, env: dict[str, str] | 
 
 
 def _check_integration(source: Path, integration: IntegrationConfig, env) -> None:
-    from sis_pipeline.providers.registry import provider_class
+    from sis_pipeline.providers.common.registry import provider_class
 
     where = f"{source}: integration {integration.name!r}"
     try:

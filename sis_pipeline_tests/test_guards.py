@@ -2,7 +2,7 @@
 
 import pytest
 
-from sis_pipeline.providers.guards import CircuitBreaker, CircuitOpenError, RateLimiter, guards_for
+from sis_pipeline.providers.common.guards import CircuitBreaker, CircuitOpenError, RateLimiter, guards_for
 
 
 class FakeClock:
@@ -66,7 +66,7 @@ def test_retry_after_reads_seconds_and_http_dates_and_is_capped():
 
     import httpx
 
-    from sis_pipeline.providers.http import retry_after_seconds
+    from sis_pipeline.providers.common.http import retry_after_seconds
 
     assert retry_after_seconds(httpx.Headers({"Retry-After": "7"})) == 7
     in_thirty = formatdate(time.time() + 30, usegmt=True)

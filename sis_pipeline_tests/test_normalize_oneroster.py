@@ -4,9 +4,9 @@ import orjson
 import pandas as pd
 
 from sis_pipeline.config import IntegrationConfig
-from sis_pipeline.normalize.oneroster import SCHEMAS, OneRosterNormalizer
 from sis_pipeline.normalize.records import read_records
 from sis_pipeline.normalize.validate import validate
+from sis_pipeline.providers.oneroster.normalize import SCHEMAS, OneRosterNormalizer
 
 INTEGRATION = IntegrationConfig(
     name="springfield", provider="oneroster", base_url="https://sis.example.org/ims/oneroster/v1p1",

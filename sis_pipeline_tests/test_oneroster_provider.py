@@ -6,7 +6,7 @@ import pytest
 
 from sis_pipeline.config import load_config
 from sis_pipeline.errors import AuthError, ClientError
-from sis_pipeline.providers.auth import AccessToken
+from sis_pipeline.providers.common.auth import AccessToken
 from sis_pipeline.providers.oneroster import OneRosterProvider
 
 

@@ -9,7 +9,8 @@ from sqlalchemy import select
 
 from sis_pipeline.config import load_config
 from sis_pipeline.normalize.values import local_timestamp
-from sis_pipeline.providers.powerschool import PowerSchoolProvider, clean
+from sis_pipeline.providers.powerschool import PowerSchoolProvider
+from sis_pipeline.providers.powerschool.quirks import clean
 from sis_pipeline.simulators import SimulatorServer
 from sis_pipeline.simulators.powerschool import PowerSchoolSettings
 from sis_pipeline.warehouse import create_warehouse_engine

@@ -20,15 +20,12 @@ from starlette.routing import Mount
 
 from sis_pipeline.config import ConfigError, IntegrationConfig, load_config
 from sis_pipeline.normalize.models import ENTITIES, columns
-from sis_pipeline.normalize.oneroster import OneRosterNormalizer
-from sis_pipeline.normalize.qmlativ import QmlativNormalizer, id_text, sex
 from sis_pipeline.normalize.records import read_records
-from sis_pipeline.providers.oneroster import Endpoint
-from sis_pipeline.providers.skyward import (
-    SkywardProvider,
-    SmsOneRosterProvider,
-    token_expired,
-)
+from sis_pipeline.providers.oneroster.client import Endpoint
+from sis_pipeline.providers.oneroster.normalize import OneRosterNormalizer
+from sis_pipeline.providers.skyward import SkywardProvider
+from sis_pipeline.providers.skyward.client import SmsOneRosterApi, token_expired
+from sis_pipeline.providers.skyward.normalize import QmlativNormalizer, id_text, sex
 from sis_pipeline.simulators import SimulatorServer, SimulatorSettings
 from sis_pipeline.simulators.qmlativ import QmlativSettings
 from sis_pipeline.simulators.qmlativ.objects import FIRST_ID
@@ -145,14 +142,14 @@ def test_sms_reads_oneroster_1_1_under_api_with_its_token_beside_it(base_url):
         name="skyward", provider="skyward", base_url=base_url, client_id_env="A", client_secret_env="B",
         options={"api": "oneroster", "credentials_in": "form"},
     )
-    assert SmsOneRosterProvider.endpoint(skyward) == Endpoint(
+    assert SmsOneRosterApi.endpoint(skyward) == Endpoint(
         version="1.1",
         service_root="https://sis.example.org/api/ims/oneroster/v1p1",
         token_url="https://sis.example.org/api/oauth/token",
         credentials_in="form",
     )
     elsewhere = skyward.model_copy(update={"token_url": "https://login.example.org/token"})
-    assert SmsOneRosterProvider.endpoint(elsewhere).token_url == "https://login.example.org/token"
+    assert SmsOneRosterApi.endpoint(elsewhere).token_url == "https://login.example.org/token"
 
 
 @pytest.mark.parametrize("api, server, path", [("qmlativ", "qmlativ", "Generic/1/District/SchoolYear/1/1"), ("oneroster", "sms_server", "terms")])

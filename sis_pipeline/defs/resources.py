@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 
 from sis_pipeline.config import IntegrationConfig
 from sis_pipeline.datasets import StagedRun
-from sis_pipeline.providers.registry import provider_class
+from sis_pipeline.providers.common.registry import provider_class
 from sis_pipeline.staging import staging_root
 from sis_pipeline.token_cipher import token_cipher
 from sis_pipeline.warehouse.engine import create_warehouse_engine, warehouse_url
@@ -101,6 +101,7 @@ def _dataset_paths(document) -> list[str]:
         return own + [p for value in document.values() for p in _dataset_paths(value)]
     return []
 
+
 def open_provider(integration: IntegrationConfig, warehouse: WarehouseResource | None = None):
     """A connected provider for the integration; close it when done.
 
@@ -116,4 +117,4 @@ def open_provider(integration: IntegrationConfig, warehouse: WarehouseResource |
 def normalizer_for(integration: IntegrationConfig):
     """The provider's normaliser; a provider speaking several dialects picks one per integration."""
     cls = provider_class(integration.provider)
-    return cls.normalizer_for(integration) if hasattr(cls, "normalizer_for") else cls.normalizer
+    return cls.normalizer_for(integration)

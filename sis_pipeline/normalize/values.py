@@ -25,6 +25,11 @@ def items(value) -> list:
     return list(value) if isinstance(value, (list, tuple, np.ndarray)) else []
 
 
+def first_field(series: pd.Series, key: str) -> pd.Series:
+    """From a list of objects per cell, the first object's `key` (None when there is none)."""
+    return text(series.map(lambda objects: next((o.get(key) for o in items(objects) if isinstance(o, dict)), None)))
+
+
 def column(frame: pd.DataFrame, path: str) -> pd.Series:
     """A field by dotted path (`class.sourcedId`), all-missing when no record has it (empty fields are omitted)."""
     if path in frame.columns:

@@ -1,10 +1,8 @@
-"""OneRoster CSV (1.1 and 1.2) delivered as a zip or a folder, e.g. a nightly SFTP drop.
+"""Pages of a OneRoster CSV package's files, each row as the record the REST binding would serve.
 
-Rows become the same records the REST binding serves, so one normaliser reads both. Bulk files are
-the entity's complete set (what is gone is archived); delta files carry only changed rows.
+Bulk files are the entity's complete set (what is gone is archived); delta files carry only changed rows.
 """
 
-import logging
 import re
 from collections import defaultdict
 from collections.abc import Iterator
@@ -12,12 +10,9 @@ from datetime import datetime
 from pathlib import Path
 
 from sis_pipeline.config import IntegrationConfig
-from sis_pipeline.providers.base import refuse_unknown_options
 from sis_pipeline.errors import DataError
-from sis_pipeline.normalize.oneroster import OneRosterNormalizer
-from sis_pipeline.providers.csv_package import CsvPackage, CsvPackageError
-
-log = logging.getLogger(__name__)
+from sis_pipeline.providers.common.contract import ProviderBase, refuse_unknown_options
+from sis_pipeline.providers.oneroster_csv.package import CsvPackage, CsvPackageError
 
 PAGE_ROWS = 5000
 KNOWN_OPTIONS = {"path", "extra_fields"}
@@ -58,12 +53,8 @@ def _compact(record: dict) -> dict:
     return {key: value for key, value in record.items() if value not in (None, "", [])}
 
 
-class OneRosterCsvProvider:
-    kind = "oneroster_csv"
-    required_fields = ()
+class OneRosterCsvReader(ProviderBase):
     collections = tuple(FILES)
-    normalizer = OneRosterNormalizer()
-    parallel = 1
 
     @classmethod
     def check_config(cls, integration: IntegrationConfig) -> None:
@@ -84,9 +75,6 @@ class OneRosterCsvProvider:
 
     def collection_modes(self) -> dict[str, str]:
         return {collection: self.package.mode(file) for collection, file in FILES.items()}
-
-    def api_stats(self) -> dict:
-        return {}
 
     def iter_pages(self, collection: str, since: datetime | None = None) -> Iterator[list[dict]]:
         file = FILES[collection]

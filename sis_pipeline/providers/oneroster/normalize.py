@@ -7,8 +7,9 @@ import pyarrow as pa
 
 from sis_pipeline.config import IntegrationConfig
 from sis_pipeline.normalize import values as v
-from sis_pipeline.normalize.models import EXTRA_FIELD_ENTITIES, conform
+from sis_pipeline.normalize.normalizer import Normalizer
 from sis_pipeline.normalize.records import REF, REFS, fields
+from sis_pipeline.normalize.related import by_id, joined
 
 STRINGS = pa.list_(pa.string())
 _PERSON = {
@@ -48,10 +49,6 @@ def ref_ids(series: pd.Series) -> pd.Series:
     return v.text(series.map(lambda refs: ",".join(str(r.get("sourcedId", "")) for r in v.items(refs) if isinstance(r, dict)) or None))
 
 
-def first_ref_id(series: pd.Series) -> pd.Series:
-    return v.text(series.map(lambda refs: next((r.get("sourcedId") for r in v.items(refs) if isinstance(r, dict)), None)))
-
-
 def primary_role(series: pd.Series, field: str) -> pd.Series:
     """From 1.2 `roles[]`, the primary role's `field` (`role` or the org's sourcedId)."""
 
@@ -83,7 +80,7 @@ def user_id_of_type(series: pd.Series, wanted: str) -> pd.Series:
 def school_of_person(raw: pd.DataFrame) -> pd.Series:
     """1.2 `primaryOrg`, else the primary role's org (1.2), else the first of `orgs` (1.1)."""
     school = v.text(v.column(raw, "primaryOrg.sourcedId"))
-    return school.fillna(primary_role(v.column(raw, "roles"), "org")).fillna(first_ref_id(v.column(raw, "orgs")))
+    return school.fillna(primary_role(v.column(raw, "roles"), "org")).fillna(v.first_field(v.column(raw, "orgs"), "sourcedId"))
 
 
 def first_grade(series: pd.Series) -> pd.Series:
@@ -109,7 +106,7 @@ _PERSON_COLUMNS = {
     "legacy_source_id": (v.text, "metadata.ic.legacysourceId"),
 }
 # canonical column -> (conversion, field path in the OneRoster record); columns needing more than one
-# field (a person's school, a teacher's role, a student's demographics) are derived in the normaliser.
+# field (a person's school, a teacher's role, a student's demographics) are `derived` below.
 COLUMNS = {
     "schools": {
         "name": (v.text, "name"),
@@ -160,7 +157,27 @@ COLUMNS = {
 }
 
 
-class OneRosterNormalizer:
+def _people(raw: pd.DataFrame, records: Mapping[str, pd.DataFrame], integration: IntegrationConfig) -> dict:
+    return {"school_source_id": school_of_person(raw)}
+
+
+def _teachers(raw: pd.DataFrame, records: Mapping[str, pd.DataFrame], integration: IntegrationConfig) -> dict:
+    role = v.text(v.column(raw, "role")).fillna(primary_role(v.column(raw, "roles"), "role")).fillna("teacher")
+    return _people(raw, records, integration) | {"role": role}
+
+
+def _students(raw: pd.DataFrame, records: Mapping[str, pd.DataFrame], integration: IntegrationConfig) -> dict:
+    """A student's birth date and sex are on the demographics record that shares the student's sourcedId."""
+    demographics = records["demographics"]
+    born = by_id(
+        v.text(v.column(demographics, "sourcedId")),
+        {"birth_date": v.iso_date(v.column(demographics, "birthDate")), "sex": lowered(v.column(demographics, "sex"))},
+    )
+    student = joined(v.text(v.column(raw, "sourcedId")), born)
+    return _people(raw, records, integration) | {"birth_date": v.text(student["birth_date"]), "sex": v.text(student["sex"])}
+
+
+class OneRosterNormalizer(Normalizer):
     schemas = SCHEMAS
     sources = {
         "schools": ("schools",),
@@ -171,28 +188,5 @@ class OneRosterNormalizer:
         "teachers": ("teachers",),
         "enrollments": ("enrollments",),
     }
-
-    def normalize(self, entity: str, records: Mapping[str, pd.DataFrame], integration: IntegrationConfig) -> pd.DataFrame:
-        raw = records[self.sources[entity][0]]
-        frame = pd.DataFrame({"integration": integration.name}, index=raw.index)
-        for name, (convert, path) in {**_RECORD, **COLUMNS[entity]}.items():
-            frame[name] = convert(v.column(raw, path))
-        if entity in EXTRA_FIELD_ENTITIES:
-            frame["extra"] = v.extra_fields(raw, entity, integration.options)
-        if entity in ("students", "teachers"):
-            frame["school_source_id"] = school_of_person(raw)
-        if entity == "teachers":
-            frame["role"] = v.text(v.column(raw, "role")).fillna(primary_role(v.column(raw, "roles"), "role")).fillna("teacher")
-        if entity == "students":
-            demographics = frame[["source_id"]].join(self._demographics(records["demographics"]), on="source_id")
-            frame["birth_date"] = v.text(demographics["birth_date"])
-            frame["sex"] = v.text(demographics["sex"])
-        return conform(frame, entity)
-
-    @staticmethod
-    def _demographics(raw: pd.DataFrame) -> pd.DataFrame:
-        """Birth date and sex by student source id (demographics share the user's sourcedId)."""
-        by_id = pd.DataFrame(
-            {"birth_date": v.iso_date(v.column(raw, "birthDate")), "sex": lowered(v.column(raw, "sex"))}
-        ).set_index(v.text(v.column(raw, "sourcedId")))
-        return by_id[by_id.index.notna() & ~by_id.index.duplicated(keep="last")]
+    columns = {entity: {**_RECORD, **entity_columns} for entity, entity_columns in COLUMNS.items()}
+    derived = {"students": _students, "teachers": _teachers}

@@ -1,20 +1,14 @@
-"""Infinite Campus: OneRoster under the Campus host, an app-scoped token, and ids that change on the 1.2 upgrade.
-
-The 1.1 -> 1.2 upgrade gives every person a new sourcedId; 1.2 keeps the old one in
-`metadata.ic.legacysourceId`, which the normaliser reads as `legacy_source_id` and the identity
-step uses to re-link the person to the same `student_uid`.
-"""
+"""Infinite Campus's OneRoster service: under the Campus host, with an app-scoped token."""
 
 from urllib.parse import quote
 
 from sis_pipeline.config import IntegrationConfig
-from sis_pipeline.providers.oneroster import KNOWN_OPTIONS, VERSION_SUFFIXES, Endpoint, OneRosterProvider
+from sis_pipeline.providers.oneroster.client import KNOWN_OPTIONS, VERSION_SUFFIXES, Endpoint, OneRosterApi
 
 CAMPUS_OPTIONS = (KNOWN_OPTIONS - {"credentials_in"}) | {"app_name"}
 
 
-class InfiniteCampusProvider(OneRosterProvider):
-    kind = "infinite_campus"
+class CampusApi(OneRosterApi):
     required_fields = ("base_url", "client_id_env", "client_secret_env")
     known_options = CAMPUS_OPTIONS
     # Campus guidance: serial at peak, at most 5 concurrent requests off-peak

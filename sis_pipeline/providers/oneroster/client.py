@@ -1,20 +1,24 @@
-"""OneRoster 1.1 / 1.2 REST (Infinite Campus, Skyward SMS 2.0, Classlink, many others)."""
+"""Pages of a OneRoster 1.1 / 1.2 REST service (Infinite Campus, Skyward SMS 2.0, Classlink, many others)."""
 
-import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import partial
 
 import httpx
 
 from sis_pipeline.config import IntegrationConfig
 from sis_pipeline.errors import DataError
-from sis_pipeline.normalize.oneroster import OneRosterNormalizer
-from sis_pipeline.providers.api_provider import ApiProvider
-from sis_pipeline.providers.base import refuse_unknown_options
-from sis_pipeline.providers.imsx import describe_imsx_error
-
-log = logging.getLogger(__name__)
+from sis_pipeline.providers.common.api_provider import ApiProvider, check_credentials_in
+from sis_pipeline.providers.common.contract import refuse_unknown_options
+from sis_pipeline.providers.common.paging import (
+    FallbackPaginator,
+    LinkHeaderPaginator,
+    PageRequest,
+    ShortPagePaginator,
+    TotalCountPaginator,
+)
+from sis_pipeline.providers.oneroster.imsx import describe_imsx_error
 
 VERSION_SUFFIXES = {"1.1": "/ims/oneroster/v1p1", "1.2": "/ims/oneroster/rostering/v1p2"}
 # collection -> (path under the service root, key of the list in the response body)
@@ -29,8 +33,6 @@ ENDPOINTS = {
     "demographics": ("demographics", "demographics"),
 }
 KNOWN_OPTIONS = {"version", "credentials_in", "scope", "verify_tls", "extra_fields"}
-DEFAULT_MAX_CONCURRENCY = 4
-PROGRESS_EVERY_PAGES = 50
 
 
 def service_version(integration: IntegrationConfig) -> str:
@@ -57,20 +59,19 @@ class Endpoint:
     credentials_in: str
 
 
-class OneRosterProvider(ApiProvider):
-    kind = "oneroster"
+class OneRosterApi(ApiProvider):
+    """Every collection of a OneRoster service, in bulk or changed since a watermark (`dateLastModified`)."""
+
     required_fields = ("base_url", "token_url", "client_id_env", "client_secret_env")
     known_options = KNOWN_OPTIONS
     collections = tuple(ENDPOINTS)
-    normalizer = OneRosterNormalizer()
-    default_requests_per_minute: int | None = None
-    default_max_concurrency = DEFAULT_MAX_CONCURRENCY
+    # Services differ in how they say a list goes on: a Link header, a total count, or neither.
+    paginator = FallbackPaginator(LinkHeaderPaginator(), TotalCountPaginator(), ShortPagePaginator())
 
     @classmethod
     def check_config(cls, integration: IntegrationConfig) -> None:
         refuse_unknown_options(integration, cls.known_options)
-        if integration.options.get("credentials_in", "basic") not in ("basic", "form"):
-            raise ValueError("options.credentials_in: must be 'basic' (HTTP Basic) or 'form' (form body)")
+        check_credentials_in(integration)
         if cls.endpoint(integration).version not in VERSION_SUFFIXES:
             raise ValueError(f"options.version: {integration.options['version']!r} is not 1.1 or 1.2")
 
@@ -99,46 +100,11 @@ class OneRosterProvider(ApiProvider):
 
     def iter_pages(self, collection: str, since: datetime | None = None) -> Iterator[list[dict]]:
         path, list_key = ENDPOINTS[collection]
-        limit = self.integration.page_size
-        params: dict = {"limit": limit, "offset": 0}
+        params: dict = {"limit": self.integration.page_size, "offset": 0}
         if since is not None:
             stamp = since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
             params["filter"] = f"dateLastModified>='{stamp}'"
-        next_url: str | None = path
-        seen_urls: set[str] = set()
-        pages = 0
-        while next_url is not None:
-            response, body = self.client.request("GET", next_url, params, parse_json=True)
-            records = _records(body, response, list_key, collection)
-            pages += 1
-            if pages % PROGRESS_EVERY_PAGES == 0:
-                log.info("%s %s: %d pages fetched", self.integration.name, collection, pages)
-            if records:
-                yield records
-            next_url, params = self._next_page(response, records, params, limit)
-            if next_url is not None:
-                key = next_url + repr(params)
-                if key in seen_urls:
-                    raise DataError(f"{self.integration.name} {collection}: paging loops back to {next_url}")
-                seen_urls.add(key)
-
-    def _next_page(self, response: httpx.Response, records: list[dict], params: dict | None, limit: int):
-        """Follow Link rel=next, else X-Total-Count, else keep going until a short page."""
-        next_link = response.links.get("next", {}).get("url")
-        if next_link:
-            return str(response.url.join(next_link)), None
-        if not records:
-            return None, None
-        offset = (params or {}).get("offset")
-        if offset is None:  # we followed a Link and the server stopped sending them: the list is done
-            return None, None
-        following = {**params, "offset": offset + len(records)}
-        same_collection = str(response.url.copy_with(query=None))
-        total = response.headers.get("x-total-count")
-        if total is not None and total.strip().isdigit():
-            return (same_collection if following["offset"] < int(total) else None), following
-        return (same_collection if len(records) >= limit else None), following
-
+        return self.pages(PageRequest(path, params), partial(_records, list_key=list_key, collection=collection), collection)
 
 
 def _records(body, response: httpx.Response, list_key: str, collection: str) -> list[dict]:

@@ -1,18 +1,34 @@
 """Plumbing shared by providers that call an HTTP API: one client per integration, every collection in bulk."""
 
+from collections.abc import Iterator
+from typing import ClassVar
+
 import httpx
 
 from sis_pipeline.config import IntegrationConfig
-from sis_pipeline.providers.auth import ClientCredentialsAuth
-from sis_pipeline.providers.http import ApiClient
+from sis_pipeline.providers.common.auth import ClientCredentialsAuth
+from sis_pipeline.providers.common.contract import ProviderBase
+from sis_pipeline.providers.common.http import ApiClient
+from sis_pipeline.providers.common.paging import PageRequest, Paginator, RecordsOf, follow_pages
 
 CONNECT_TIMEOUT_SECONDS = 10.0
+CREDENTIALS_IN = ("basic", "form")
 
 
-class ApiProvider:
+def check_credentials_in(integration: IntegrationConfig) -> None:
+    """`options.credentials_in`: where the token request carries the client's credentials."""
+    if integration.options.get("credentials_in", "basic") not in CREDENTIALS_IN:
+        raise ValueError("options.credentials_in: must be 'basic' (HTTP Basic) or 'form' (form body)")
+
+
+class ApiProvider(ProviderBase):
+    """A provider's HTTP side: its client, the shared guards and token, and its lists paged as it declares."""
+
     default_requests_per_minute: int | None = None
     default_max_concurrency = 4
     collections: tuple[str, ...] = ()
+    # how this API says where the next page is (common/paging.py)
+    paginator: ClassVar[Paginator]
 
     def _connect(self, integration: IntegrationConfig, *, base_url: str, token_url: str, credentials_in: str = "basic",
                  extra_form: dict | None = None, **client_options) -> None:
@@ -33,6 +49,10 @@ class ApiProvider:
             max_retry_after=integration.max_retry_after_seconds,
             **client_options,
         )
+
+    def pages(self, first: PageRequest, records_of: RecordsOf, label: str) -> Iterator[list[dict]]:
+        """Every non-empty page of one list, from `first` on, as the declared paginator leads."""
+        return follow_pages(self.client, first, self.paginator, records_of, label=f"{self.integration.name} {label}")
 
     def use_token_cache(self, cache_for) -> None:
         """Keep this integration's token between runs: `cache_for(token_url)` says where (the caller owns it)."""

@@ -1,30 +1,20 @@
-"""PowerSchool's plugin REST API (/ws/v1), with the quirks its responses really carry.
+"""Pages of PowerSchool's plugin REST API (/ws/v1), every record with its quirks undone (quirks.py)."""
 
-Quirks are undone here, record by record, so that every record leaves this module in one shape:
-one-element lists sent as bare objects (top level and nested), empty expansions sent as `""`, ids
-that are ints in one record and strings in the next, table extensions nested as name/value lists.
-"""
-
-import logging
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
-import httpx
-
 from sis_pipeline.config import IntegrationConfig
-from sis_pipeline.providers.base import refuse_unknown_options
-from sis_pipeline.normalize.powerschool import PowerSchoolNormalizer
-from sis_pipeline.providers.api_provider import ApiProvider
-
-log = logging.getLogger(__name__)
+from sis_pipeline.providers.common.api_provider import ApiProvider
+from sis_pipeline.providers.common.contract import refuse_unknown_options
+from sis_pipeline.providers.common.http import describe_json_error
+from sis_pipeline.providers.common.paging import PageNumberPaginator, PageRequest
+from sis_pipeline.providers.powerschool.quirks import as_list, clean
 
 KNOWN_OPTIONS = {"verify_tls", "extra_fields", "extensions"}
 STUDENT_EXPANSIONS = "demographics,school_enrollment"
 STAFF_EXPANSIONS = "emails,school_affiliations"
-EXPANSION_KEYS = {"demographics", "school_enrollment", "addresses", "phones", "emails", "school_affiliations"}
-ID_KEYS = {"id", "local_id", "school_number", "dcid"}
 # collection -> (path, envelope key, record key, the metadata page-size name, scope)
 RESOURCES = {
     "schools": ("/ws/v1/district/school", "schools", "school", "school", "district"),
@@ -39,44 +29,15 @@ RESOURCES = {
 CHANGES_PATH = "/ws/schema/table/students"
 
 
-def as_list(value) -> list:
-    """PowerSchool sends a one-element list as the element itself, and an empty one as nothing or ""."""
-    if value in (None, ""):
-        return []
-    return value if isinstance(value, list) else [value]
-
-
-def clean(record: dict) -> dict:
-    """One record in one shape: string ids, lists as lists, no `""` expansions, extensions as a mapping."""
-    cleaned = {}
-    for key, value in record.items():
-        if key in EXPANSION_KEYS and value == "":
-            continue
-        if key == "_extension_data":
-            cleaned["extensions"] = {
-                table.get("name"): {f.get("name"): f.get("value") for f in as_list(table.get("_field"))}
-                for table in as_list((value or {}).get("_table_extension") if isinstance(value, dict) else None)
-            } or None
-            continue
-        if key == "school_affiliations" and isinstance(value, dict):
-            value = {"school_affiliation": [clean(item) for item in as_list(value.get("school_affiliation"))]}
-        elif isinstance(value, dict):
-            value = clean(value)
-        elif (key in ID_KEYS or key.endswith("_id")) and isinstance(value, int) and not isinstance(value, bool):
-            value = str(value)
-        cleaned[key] = value
-    return cleaned
-
-
-class PowerSchoolProvider(ApiProvider):
-    kind = "powerschool"
+class PowerSchoolApi(ApiProvider):
     required_fields = ("base_url", "client_id_env", "client_secret_env")
     # per-school and per-section lists need the schools and sections listed before them
     collections = ("schools", "students", "student_changes", "staff", "courses", "terms", "sections", "section_enrollments")
-    normalizer = PowerSchoolNormalizer()
     parallel = 1
     default_requests_per_minute = 60
     default_max_concurrency = 4
+    # `/count` first, then numbered pages of the server's maximum size
+    paginator = PageNumberPaginator("page", "pagesize")
 
     @classmethod
     def check_config(cls, integration: IntegrationConfig) -> None:
@@ -88,7 +49,7 @@ class PowerSchoolProvider(ApiProvider):
             integration,
             base_url=integration.base_url,
             token_url=integration.token_url or f"{integration.base_url}/oauth/access_token",
-            describe_error=lambda response: str(_message(response))[:200],
+            describe_error=describe_json_error("message"),
         )
         self._max_page_sizes: dict[str, int] | None = None
         self._ids: dict[str, list[str]] = {}
@@ -120,41 +81,37 @@ class PowerSchoolProvider(ApiProvider):
             yield from self._teacher_enrollments()
 
     def _list(self, collection: str, path: str) -> Iterator[list[dict]]:
-        """Every page of one list: `/count` first, pages of the server's maximum size, stop on a short page."""
+        """Every page of one list, each record in one shape."""
         _, envelope, key, page_name, _ = RESOURCES[collection]
         params = {"expansions": STUDENT_EXPANSIONS} if collection == "students" else {}
         if collection == "students" and self.integration.options.get("extensions"):
             params["extensions"] = self.integration.options["extensions"]
         if collection == "staff":
             params["expansions"] = STAFF_EXPANSIONS
+
+        def records_of(body, response) -> list[dict]:
+            return [clean(r) for r in as_list((body.get(envelope) or {}).get(key))]
+
         total = int(self.client.get_json(f"{path}/count")["resource"]["count"])
-        size = min(self.integration.page_size, self._page_sizes().get(f"{page_name}_max_page_size", 100))
-        fetched, page = 0, 1
-        while fetched < total:
-            body = self.client.get_json(path, {**params, "page": page, "pagesize": size})
-            records = [clean(r) for r in as_list((body.get(envelope) or {}).get(key))]
-            if records:
-                self._remember(collection, records)
-                yield records
-            fetched += len(records)
-            if len(records) < size:
-                break
-            page += 1
+        for records in self.pages(self._first_page(path, params, page_name, total), records_of, collection):
+            self._remember(collection, records)
+            yield records
 
     def _student_changes(self) -> Iterator[list[dict]]:
         """Each student's last change (`transaction_date`, a naive local time) from the schema table API."""
-        total = int(self.client.get_json(f"{CHANGES_PATH}/count")["count"])
-        size = min(self.integration.page_size, self._page_sizes().get("schema_table_query_max_page_size", 100))
-        fetched, page = 0, 1
-        while fetched < total:
-            body = self.client.get_json(CHANGES_PATH, {"projection": "dcid,transaction_date", "page": page, "pagesize": size})
+
+        def records_of(body, response) -> list[dict]:
             rows = [row.get("tables", {}).get("students", {}) for row in as_list(body.get("record"))]
-            if rows:
-                yield [{"id": row.get("dcid"), "transaction_date": row.get("transaction_date")} for row in rows]
-            fetched += len(rows)
-            if len(rows) < size:
-                break
-            page += 1
+            return [{"id": row.get("dcid"), "transaction_date": row.get("transaction_date")} for row in rows]
+
+        total = int(self.client.get_json(f"{CHANGES_PATH}/count")["count"])
+        first = self._first_page(CHANGES_PATH, {"projection": "dcid,transaction_date"}, "schema_table_query", total)
+        return self.pages(first, records_of, "student_changes")
+
+    def _first_page(self, path: str, params: dict, page_name: str, total: int) -> PageRequest:
+        """Page 1 of a list of `total` records (as `{path}/count` said), in pages as large as the server allows."""
+        size = min(self.integration.page_size, self._page_sizes().get(f"{page_name}_max_page_size", 100))
+        return PageRequest(path, {**params, "page": 1, "pagesize": size}, total=total)
 
     def _remember(self, collection: str, records: list[dict]) -> None:
         with self._lock:
@@ -185,11 +142,3 @@ class PowerSchoolProvider(ApiProvider):
             metadata = self.client.get_json("/ws/v1/metadata").get("metadata", {})
             self._max_page_sizes = {name: int(value) for name, value in metadata.items() if str(value).isdigit()}
         return self._max_page_sizes
-
-
-def _message(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text or response.reason_phrase
-    return body.get("message", body) if isinstance(body, dict) else body

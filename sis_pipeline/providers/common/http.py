@@ -12,8 +12,8 @@ import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_random_exponential
 
 from sis_pipeline.errors import AuthError, ClientError, NetworkError, RateLimitError, ServerError
-from sis_pipeline.providers.auth import ClientCredentialsAuth
-from sis_pipeline.providers.guards import guards_for
+from sis_pipeline.providers.common.auth import ClientCredentialsAuth
+from sis_pipeline.providers.common.guards import guards_for
 
 log = logging.getLogger(__name__)
 logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines would print every URL we call
@@ -77,6 +77,20 @@ def retry_after_seconds(headers: httpx.Headers, cap: float = MAX_RETRY_AFTER_SEC
     return None if wait is None else min(max(wait, 0.0), cap)
 
 
+def describe_json_error(message_key: str) -> Callable[[httpx.Response], str]:
+    """Reads an error body's `message_key` field, or the start of whatever was sent."""
+
+    def describe(response: httpx.Response) -> str:
+        try:
+            body = response.json()
+        except ValueError:
+            return response.text[:200] or response.reason_phrase
+        message = body.get(message_key) if isinstance(body, dict) else None
+        return str(message or body)[:200]
+
+    return describe
+
+
 class ApiClient:
     """Reads JSON for one integration; every call shares that integration's limiter, breaker, token and stats."""
 
@@ -108,6 +122,11 @@ class ApiClient:
         self._describe_error = describe_error
         self._token_rejected = token_rejected
 
+    def url_for(self, path_or_url: str, params: dict | None = None) -> str:
+        """The absolute URL a request goes to: a path is read under the API root."""
+        url = path_or_url if path_or_url.startswith("http") else f"{self.base_url}/{path_or_url.lstrip('/')}"
+        return str(httpx.URL(url, params=params)) if params else url
+
     def get(self, path_or_url: str, params: dict | None = None) -> httpx.Response:
         return self.request("GET", path_or_url, params)
 
@@ -122,7 +141,7 @@ class ApiClient:
         retry budget, so a throttling burst cannot use up the attempts meant for a flaky network.
         Only reads belong here (a GET, or a POST that searches): every attempt may be repeated.
         """
-        url = path_or_url if path_or_url.startswith("http") else f"{self.base_url}/{path_or_url.lstrip('/')}"
+        url = self.url_for(path_or_url)
         budget = _RetryBudget(self._max_attempts, self._max_throttled_attempts)
         attempts = itertools.count(1)
         retrying = Retrying(
