@@ -251,7 +251,9 @@ def test_revisions_are_one_line_of_frozen_ddl():
     script = migrate.script_directory()
     assert script.get_heads() == [HEAD]
     assert [rev.revision for rev in script.walk_revisions()][-1] == BASELINE_REVISION
-    for path in (MIGRATIONS_DIR / "versions").glob("[0-9]*.py"):
+    files = sorted((MIGRATIONS_DIR / "versions").glob("[0-9]*.py"))
+    assert [path.name.split("_", 1)[0] for path in files] == migrate.revisions()
+    for path in files:
         code = path.read_text().split('"""', 2)[2]  # after the docstring
         # The live metadata keeps changing after a revision is written; a revision must not follow it.
         assert "sis_pipeline" not in code and "create_all" not in code and "metadata" not in code, path.name
@@ -485,6 +487,16 @@ def test_warehouse_upgrade_refuses_a_warehouse_it_cannot_recognise(sqlite_url, t
     assert refused.returncode == 1
     assert "warehouse upgrade refused" in refused.stderr and "tables missing: students" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+def test_two_revisions_with_the_same_id_are_refused(tmp_path, monkeypatch):
+    """What merging two branches that both added the next revision looks like; Alembic alone only warns."""
+    location, later = with_later_revision(tmp_path)
+    shutil.copy(location / "versions" / f"{later}_test_nickname.py", location / "versions" / f"{later}_other_branch.py")
+    monkeypatch.setattr(migrate, "MIGRATIONS_DIR", location)
+
+    with pytest.raises(WarehouseSchemaError, match="share a revision id"):
+        ensure_schema(create_warehouse_engine(f"sqlite:///{tmp_path / 'w.sqlite'}"))
 
 
 def test_a_new_revision_is_numbered_after_the_last_and_applies(tmp_path, monkeypatch):

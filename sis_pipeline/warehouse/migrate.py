@@ -12,8 +12,10 @@
    new revision stand or fall together.
 """
 
+import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -27,11 +29,13 @@ from sqlalchemy import Connection, Engine, inspect, text
 from sis_pipeline.warehouse.engine import SQLITE_BEGIN_OPTION
 from sis_pipeline.warehouse.errors import WarehouseSchemaError
 
+log = logging.getLogger(__name__)
+
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 BASELINE_REVISION = "0001"
 # pg_advisory_xact_lock's key for "upgrading this database's warehouse schema" (advisory locks are
-# per database). Fixed forever: two releases must take the same lock.
-ADVISORY_LOCK_KEY = 0x5159_5F57_4D49_4752  # "SIS_WMIGR" squeezed into a signed bigint
+# per database): the bytes of "sis_migr" as a signed bigint. Fixed forever: every release takes this lock.
+ADVISORY_LOCK_KEY = int.from_bytes(b"sis_migr", "big")
 
 # The baseline revision's tables and their columns, frozen like the revision itself: what a warehouse
 # made by `create_all` before migrations must hold to be stamped at the baseline.
@@ -120,7 +124,16 @@ def script_directory() -> ScriptDirectory:
 def _script_directory(location: str, _versions_changed: int) -> ScriptDirectory:
     config = Config()
     config.set_main_option("script_location", location)
-    return ScriptDirectory.from_config(config)
+    script = ScriptDirectory.from_config(config)
+    # Alembic only warns when two files carry the same revision id, and keeps one of them.
+    files = [path.name for path in Path(location, "versions").glob("*.py") if path.name != "__init__.py"]
+    known = list(script.walk_revisions())
+    if len(known) != len(files):
+        raise WarehouseSchemaError(
+            f"{len(files)} revision files hold only {len(known)} distinct revisions: two of {sorted(files)} "
+            "share a revision id; renumber one"
+        )
+    return script
 
 
 def head_revision() -> str:
@@ -147,48 +160,32 @@ def upgrade_warehouse(engine: Engine) -> UpgradeResult:
     with _IN_PROCESS, _locked_transaction(engine) as conn:
         before = current_revision(conn)  # someone else may have upgraded while we waited for the lock
         _check_known(script, before, head)
-        stamped = False
-        if before is None and _stamp_if_legacy(conn):
-            stamped = True
-            before = None
+        stamped = before is None and _stamp_if_legacy(conn)
         start = BASELINE_REVISION if stamped else before
         applied = _pending(script, start, head)
         if applied:
             command.upgrade(alembic_config(conn), head)
         after = current_revision(conn)
-    return UpgradeResult(before, after, head, applied, stamped)
+    result = UpgradeResult(before, after, head, applied, stamped)
+    if applied or stamped:
+        log.info("%s", result.describe())
+    return result
 
 
-class _locked_transaction:
+@contextmanager
+def _locked_transaction(engine: Engine) -> Iterator[Connection]:
     """One transaction holding the upgrade lock, committed on success, rolled back on any error."""
-
-    def __init__(self, engine: Engine):
-        self.engine = engine
-
-    def __enter__(self) -> Connection:
-        self.conn = self.engine.connect()
-        try:
-            if self.engine.dialect.name == "sqlite":
-                self.conn.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
-                self.transaction = self.conn.begin()
-            else:
-                # A fresh snapshot per statement, so the waiter sees the revision its predecessor committed.
-                self.conn.execution_options(isolation_level="READ COMMITTED")
-                self.transaction = self.conn.begin()
-                self.conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
-        except BaseException:
-            self.conn.close()
-            raise
-        return self.conn
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        try:
-            if exc_type is None:
-                self.transaction.commit()
-            else:
-                self.transaction.rollback()
-        finally:
-            self.conn.close()
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as conn:
+        if sqlite:
+            conn.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+        else:
+            # A fresh snapshot per statement, so the waiter sees the revision its predecessor committed.
+            conn.execution_options(isolation_level="READ COMMITTED")
+        with conn.begin():
+            if not sqlite:
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
+            yield conn
 
 
 def _check_known(script: ScriptDirectory, revision: str | None, head: str) -> None:

@@ -20,6 +20,9 @@ OPTIONS = {
     # SQLite cannot ALTER most of a table: batch operations copy it into a new one instead.
     "render_as_batch": True,
     "compare_type": True,
+    # SQLite's DDL is transactional too on the warehouse engine (it emits BEGIN itself), so all the
+    # revisions of one upgrade commit together on both backends.
+    "transactional_ddl": True,
 }
 
 
