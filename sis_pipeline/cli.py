@@ -27,6 +27,10 @@ def main(argv: list[str] | None = None) -> int:
     tokens.add_argument("--integration", metavar="NAME", help="only this integration")
     tokens.add_argument("--json", action="store_true")
 
+    warehouse = commands.add_parser("warehouse", help="the warehouse schema: upgrade applies pending migrations")
+    warehouse.add_argument("action", choices=["upgrade"])
+    warehouse.add_argument("--json", action="store_true", help="print the revision before and after as JSON")
+
     simulate = commands.add_parser("simulate", help="serve a synthetic district over a SIS API", add_help=False)
     simulate.add_argument("args", nargs=argparse.REMAINDER)
 
@@ -37,7 +41,27 @@ def main(argv: list[str] | None = None) -> int:
         return simulate_main(args.args)
     if args.command == "tokens":
         return _tokens(args)
+    if args.command == "warehouse":
+        return _warehouse(args)
     return _sync(args)
+
+
+def _warehouse(args) -> int:
+    """Bring `SIS_WAREHOUSE_URL` to this release's newest revision; one line (or JSON) with before and after."""
+    from sis_pipeline.warehouse.engine import create_warehouse_engine, warehouse_url
+    from sis_pipeline.warehouse.errors import WarehouseSchemaError
+    from sis_pipeline.warehouse.migrate import upgrade_warehouse
+
+    engine = create_warehouse_engine(warehouse_url())
+    try:
+        result = upgrade_warehouse(engine)
+    except WarehouseSchemaError as exc:
+        print(f"warehouse upgrade refused: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    print(json.dumps(result.as_dict(), indent=2) if args.json else result.describe())
+    return 0
 
 
 def _tokens(args) -> int:

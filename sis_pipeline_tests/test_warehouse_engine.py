@@ -74,4 +74,5 @@ def test_ensure_schema_is_idempotent(warehouse_url):
         "oauth_tokens",
         "api_calls",
         "rejected_records",
+        "alembic_version",
     }

@@ -1,7 +1,13 @@
 """The warehouse: schema, engine, and the one-transaction loader the pipeline writes through."""
 
 from sis_pipeline.warehouse.engine import create_warehouse_engine, warehouse_url
-from sis_pipeline.warehouse.errors import WarehouseError, WarehouseLoadError, WarehouseSafetyError, WarehouseUrlError
+from sis_pipeline.warehouse.errors import (
+    WarehouseError,
+    WarehouseLoadError,
+    WarehouseSafetyError,
+    WarehouseSchemaError,
+    WarehouseUrlError,
+)
 from sis_pipeline.warehouse.loader import EntityCounts, load_integration
 from sis_pipeline.warehouse.runs import finish_sync_run, start_sync_run
 from sis_pipeline.warehouse.schema import ensure_schema
@@ -12,6 +18,7 @@ __all__ = [
     "WarehouseError",
     "WarehouseLoadError",
     "WarehouseSafetyError",
+    "WarehouseSchemaError",
     "WarehouseUrlError",
     "create_warehouse_engine",
     "ensure_schema",

@@ -10,6 +10,7 @@ from sqlalchemy.exc import ArgumentError
 from sis_pipeline.warehouse.errors import WarehouseUrlError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_BEGIN_OPTION = "sqlite_begin"
 _PSYCOPG3 = "postgresql+psycopg"
 
 
@@ -68,6 +69,9 @@ def _sqlite_engine(url: URL) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(connection):
-        connection.exec_driver_sql("BEGIN")
+        # `execution_options(sqlite_begin="IMMEDIATE")` takes the write lock at BEGIN (waiting up to the
+        # busy timeout for another writer), so a read-then-write transaction cannot lose its snapshot.
+        mode = connection.get_execution_options().get(SQLITE_BEGIN_OPTION, "")
+        connection.exec_driver_sql(f"BEGIN {mode}" if mode else "BEGIN")
 
     return engine

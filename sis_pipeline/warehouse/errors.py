@@ -15,3 +15,7 @@ class WarehouseLoadError(WarehouseError):
 
 class WarehouseSafetyError(WarehouseError):
     """A load would have done something a district would not want, so nothing was written."""
+
+
+class WarehouseSchemaError(WarehouseError):
+    """The warehouse's schema cannot be brought to this release's revision (nothing was changed)."""

@@ -2,6 +2,9 @@
 
 One table per roster entity keyed by (integration, source_id), plus the identity, run and
 rejection tables the pipeline keeps beside them. Portable to PostgreSQL and SQLite.
+
+A change here needs a revision in `migrations/versions/` that makes the same change (see README,
+"Upgrading the warehouse"); a test fails while the two differ.
 """
 
 from sqlalchemy import (
@@ -160,5 +163,11 @@ def change_columns(entity: str) -> list[str]:
 
 
 def ensure_schema(engine: Engine) -> None:
-    """Create whatever tables and indexes are missing; safe to call on every start."""
-    metadata.create_all(engine)
+    """Bring the warehouse to the newest revision (sis_pipeline.warehouse.migrate); safe to call on every start.
+
+    This metadata describes the newest revision and is what `revision --autogenerate` compares against;
+    the tables themselves are made only by the migrations.
+    """
+    from sis_pipeline.warehouse.migrate import upgrade_warehouse
+
+    upgrade_warehouse(engine)
