@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sis_pipeline.config import load_config
 from sis_pipeline.normalize.values import local_timestamp
 from sis_pipeline.providers.powerschool import PowerSchoolProvider, clean
-from sis_pipeline.simulators import SimulatorServer
-from sis_pipeline.simulators.powerschool import PowerSchoolSettings
+from sis_simulators import SimulatorServer
+from sis_simulators.powerschool import PowerSchoolSettings
 from sis_pipeline.warehouse import create_warehouse_engine
 from sis_pipeline.warehouse.schema import ENTITY_TABLES
 from sis_pipeline_tests.test_sync_pipeline import warehouse_counts

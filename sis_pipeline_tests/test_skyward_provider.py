@@ -29,10 +29,10 @@ from sis_pipeline.providers.skyward import (
     SmsOneRosterProvider,
     token_expired,
 )
-from sis_pipeline.simulators import SimulatorServer, SimulatorSettings
-from sis_pipeline.simulators.qmlativ import QmlativSettings
-from sis_pipeline.simulators.qmlativ.objects import FIRST_ID
-from sis_pipeline.simulators.qmlativ.settings import runtime_setting_names
+from sis_simulators import SimulatorServer, SimulatorSettings
+from sis_simulators.qmlativ import QmlativSettings
+from sis_simulators.qmlativ.objects import FIRST_ID
+from sis_simulators.qmlativ.settings import runtime_setting_names
 from sis_pipeline.warehouse import create_warehouse_engine
 from sis_pipeline.warehouse.schema import ENTITY_TABLES
 from sis_pipeline_tests.test_extra_fields import extras

@@ -9,8 +9,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from sis_pipeline.simulators.faults import FaultInjector
-from sis_pipeline.simulators.overlay import InvalidChange, RosterOverlay, UnknownRecord
+from sis_simulators.faults import FaultInjector
+from sis_simulators.overlay import InvalidChange, RosterOverlay, UnknownRecord
 
 LOOPBACK_HOSTS = ("127.0.0.1", "::1")
 

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from sis_pipeline.simulators.settings import SimulatorSettings
+from sis_simulators.settings import SimulatorSettings
 
 
 class TokenStore:

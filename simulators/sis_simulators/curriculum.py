@@ -1,6 +1,6 @@
 """Courses (twelve per school, from a catalog that fits the school's grades) and their sections."""
 
-from sis_pipeline.simulators.generated import GeneratedCollection
+from sis_simulators.generated import GeneratedCollection
 
 _ELEMENTARY = (
     ("English Language Arts", "ELA"), ("Reading Intervention", "RDI"), ("Mathematics", "MTH"),

@@ -10,11 +10,11 @@ from bisect import bisect_right
 from datetime import date
 from math import ceil
 
-from sis_pipeline.simulators.curriculum import COURSES_PER_SCHOOL, Classes, Courses
-from sis_pipeline.simulators.enrollments import ENROLLMENTS_PER_STUDENT, Enrollments
-from sis_pipeline.simulators.generated import GeneratedCollection
-from sis_pipeline.simulators.organisations import Districts, Schools, SchoolYears, Terms
-from sis_pipeline.simulators.people import Demographics, Students, Teachers
+from sis_simulators.curriculum import COURSES_PER_SCHOOL, Classes, Courses
+from sis_simulators.enrollments import ENROLLMENTS_PER_STUDENT, Enrollments
+from sis_simulators.generated import GeneratedCollection
+from sis_simulators.organisations import Districts, Schools, SchoolYears, Terms
+from sis_simulators.people import Demographics, Students, Teachers
 
 STUDENTS_PER_SCHOOL = 600
 STUDENTS_PER_SECTION = 25

@@ -4,7 +4,7 @@ Index layout: [0, 6 * students) are student enrollments, student = index // 6 an
 index % 6; the rest are teacher enrollments, one per section in section order.
 """
 
-from sis_pipeline.simulators.generated import GeneratedCollection
+from sis_simulators.generated import GeneratedCollection
 
 ENROLLMENTS_PER_STUDENT = 6
 

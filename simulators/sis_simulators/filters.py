@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sis_pipeline.simulators.timestamps import BASE_END_MS, BASE_START_MS, parse_ms
+from sis_simulators.timestamps import BASE_END_MS, BASE_START_MS, parse_ms
 
 OPERATORS = {"=": operator.eq, "!=": operator.ne, ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
 FILTERABLE_FIELDS = ("dateLastModified", "status")

@@ -6,8 +6,8 @@ and a million-student district costs no memory until a page is asked for.
 
 import numpy as np
 
-from sis_pipeline.simulators.hashing import mix64, mix64_array, stream_key
-from sis_pipeline.simulators.timestamps import BASE_END_MS, BASE_START_MS, format_ms
+from sis_simulators.hashing import mix64, mix64_array, stream_key
+from sis_simulators.timestamps import BASE_END_MS, BASE_START_MS, format_ms
 
 ROOTS = {"1.1": "/ims/oneroster/v1p1", "1.2": "/ims/oneroster/rostering/v1p2"}
 ID_DIGITS = 7

@@ -9,8 +9,8 @@ from bisect import bisect_left, insort
 
 import numpy as np
 
-from sis_pipeline.simulators.filters import RecordFilter
-from sis_pipeline.simulators.generated import GeneratedCollection
+from sis_simulators.filters import RecordFilter
+from sis_simulators.generated import GeneratedCollection
 
 SCAN_CHUNK = 1 << 20
 # Fields are the same in every version; filters read only dateLastModified and status.

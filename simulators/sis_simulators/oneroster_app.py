@@ -16,14 +16,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from sis_pipeline.simulators.admin import admin_routes
-from sis_pipeline.simulators.auth import TokenStore, bearer_token, token_endpoint
-from sis_pipeline.simulators.district import District
-from sis_pipeline.simulators.faults import FaultInjector, reset_connection
-from sis_pipeline.simulators.filters import FilterError, parse_filter
-from sis_pipeline.simulators import infinite_campus
-from sis_pipeline.simulators.overlay import RosterOverlay, UnknownRecord
-from sis_pipeline.simulators.settings import SimulatorSettings
+from sis_simulators.admin import admin_routes
+from sis_simulators.auth import TokenStore, bearer_token, token_endpoint
+from sis_simulators.district import District
+from sis_simulators.faults import FaultInjector, reset_connection
+from sis_simulators.filters import FilterError, parse_filter
+from sis_simulators import infinite_campus
+from sis_simulators.overlay import RosterOverlay, UnknownRecord
+from sis_simulators.settings import SimulatorSettings
 
 # (list key, single-record key) per collection; /students and /teachers still list under `users`.
 ENVELOPES = {

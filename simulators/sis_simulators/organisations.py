@@ -1,7 +1,7 @@
 """The district org, its schools, and the school year with its two semesters."""
 
-from sis_pipeline.simulators.generated import GeneratedCollection
-from sis_pipeline.simulators.names import DISTRICT_NAMES, SCHOOL_NAMESAKES
+from sis_simulators.generated import GeneratedCollection
+from sis_simulators.names import DISTRICT_NAMES, SCHOOL_NAMESAKES
 
 SCHOOL_KINDS = {"elementary": "Elementary School", "middle": "Middle School", "high": "High School", "k12": "K-12 Academy"}
 

@@ -8,10 +8,10 @@ if the host clock says otherwise, so a delta sync always sees each change exactl
 import time
 from collections.abc import Callable
 
-from sis_pipeline.simulators.district import VIEWS, District
-from sis_pipeline.simulators.filters import RecordFilter
-from sis_pipeline.simulators.live_collection import LiveCollection
-from sis_pipeline.simulators.timestamps import BASE_END_MS, format_ms
+from sis_simulators.district import VIEWS, District
+from sis_simulators.filters import RecordFilter
+from sis_simulators.live_collection import LiveCollection
+from sis_simulators.timestamps import BASE_END_MS, format_ms
 
 _TERM_TYPES = ("term", "semester")
 

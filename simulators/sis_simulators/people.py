@@ -7,8 +7,8 @@ the user record and its demographics record agree without either being stored.
 from datetime import date, timedelta
 from typing import NamedTuple
 
-from sis_pipeline.simulators.generated import GeneratedCollection
-from sis_pipeline.simulators.names import FAMILY, GIVEN_BY_SEX, NEUTRAL, PoolName, pick
+from sis_simulators.generated import GeneratedCollection
+from sis_simulators.names import FAMILY, GIVEN_BY_SEX, NEUTRAL, PoolName, pick
 
 EMAIL_DOMAIN = "sim-district.example"
 _STATE_ID_SPACE = 10**10

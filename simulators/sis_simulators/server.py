@@ -18,15 +18,15 @@ from typing import Any, NamedTuple
 import httpx
 import uvicorn
 
-from sis_pipeline.simulators.district import District
-from sis_pipeline.simulators.faults import add_fault_options, fault_options, fault_settings_from_options
-from sis_pipeline.simulators.oneroster_app import SimulatorState, create_oneroster_app
-from sis_pipeline.simulators.oneroster_csv import cli as oneroster_csv_cli
-from sis_pipeline.simulators.powerschool import PowerSchoolSettings, PowerSchoolState, create_powerschool_app
-from sis_pipeline.simulators.powerschool.cli import add_settings_options, settings_from_options, settings_options
-from sis_pipeline.simulators.qmlativ import QmlativSettings, create_qmlativ_app
-from sis_pipeline.simulators.qmlativ import cli as qmlativ_cli
-from sis_pipeline.simulators.settings import FLAVOURS, PAGING_HEADER_MODES, SimulatorSettings
+from sis_simulators.district import District
+from sis_simulators.faults import add_fault_options, fault_options, fault_settings_from_options
+from sis_simulators.oneroster_app import SimulatorState, create_oneroster_app
+from sis_simulators.oneroster_csv import cli as oneroster_csv_cli
+from sis_simulators.powerschool import PowerSchoolSettings, PowerSchoolState, create_powerschool_app
+from sis_simulators.powerschool.cli import add_settings_options, settings_from_options, settings_options
+from sis_simulators.qmlativ import QmlativSettings, create_qmlativ_app
+from sis_simulators.qmlativ import cli as qmlativ_cli
+from sis_simulators.settings import FLAVOURS, PAGING_HEADER_MODES, SimulatorSettings
 
 LOOPBACK = "127.0.0.1"
 CLIENT_ID_ENV = "SIS_SIM_CLIENT_ID"
@@ -194,7 +194,7 @@ class SimulatorProcess(_SimulatorClient):
 
     def _command(self) -> list[str]:
         return [
-            sys.executable, "-m", "sis_pipeline.simulators", self.kind,
+            sys.executable, "-m", "sis_simulators", self.kind,
             "--students", str(self.students), "--seed", str(self.seed), "--school-year", str(self.school_year),
             "--port", "0", *KINDS[self.kind].settings_options(self.settings),
         ]
@@ -263,8 +263,8 @@ def _add_district_arguments(parser: argparse.ArgumentParser, port: int) -> None:
     parser.add_argument("--access-log", action="store_true", help="log each request (slower)")
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sis-pipeline simulate", description="Serve a synthetic district over a SIS API.")
+def _parser(prog: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description="Serve a synthetic district over a SIS API.")
     simulators = parser.add_subparsers(dest="simulator", required=True)
     oneroster = simulators.add_parser("oneroster", help="OneRoster 1.1 and 1.2 REST with OAuth client credentials")
     _add_district_arguments(oneroster, port=8201)
@@ -292,9 +292,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`sis-pipeline simulate oneroster|powerschool ...`: serve until interrupted."""
-    args = _parser().parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "sis-simulate") -> int:
+    """`sis-simulate oneroster|powerschool|qmlativ ...`: serve until interrupted (`oneroster-csv` writes a package).
+
+    `prog` names the command in help and usage messages (`sis-pipeline simulate` when sis_pipeline delegates).
+    """
+    args = _parser(prog).parse_args(argv)
     if args.simulator == "oneroster-csv":
         return oneroster_csv_cli.run(args)
     district = District(args.students, args.seed, args.school_year)

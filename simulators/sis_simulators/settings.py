@@ -2,7 +2,7 @@
 
 from dataclasses import asdict, dataclass, field, fields
 
-from sis_pipeline.simulators.faults import FaultSettings
+from sis_simulators.faults import FaultSettings
 
 PAGING_HEADER_MODES = ("all", "total_only", "link_only", "none")
 FLAVOURS = ("oneroster", "infinite_campus")
@@ -33,15 +33,15 @@ class SimulatorSettings:
 
     def roots(self) -> dict[str, str]:
         """The service root of each OneRoster version this simulator serves."""
-        from sis_pipeline.simulators.generated import ROOTS
-        from sis_pipeline.simulators.infinite_campus import campus_roots
+        from sis_simulators.generated import ROOTS
+        from sis_simulators.infinite_campus import campus_roots
 
         roots = campus_roots(self.app_name) if self.flavour == "infinite_campus" else ROOTS
         return {version: self.path_prefix + root for version, root in roots.items()}
 
     def __post_init__(self):
         if self.token_path is None:
-            from sis_pipeline.simulators.infinite_campus import TOKEN_PATH
+            from sis_simulators.infinite_campus import TOKEN_PATH
 
             self.token_path = self.path_prefix + (TOKEN_PATH if self.flavour == "infinite_campus" else "/oauth/token")
         self.validate()

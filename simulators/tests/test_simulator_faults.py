@@ -14,8 +14,8 @@ from email.utils import parsedate_to_datetime
 import httpx
 import pytest
 
-from sis_pipeline.simulators import SimulatorProcess, SimulatorServer, SimulatorSettings
-from sis_pipeline.simulators.faults import FaultSettings
+from sis_simulators import SimulatorProcess, SimulatorServer, SimulatorSettings
+from sis_simulators.faults import FaultSettings
 
 STUDENTS = 60
 PAGE = {"limit": 5}

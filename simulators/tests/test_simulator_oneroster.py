@@ -16,7 +16,7 @@ from datetime import date
 import httpx
 import pytest
 
-from sis_pipeline.simulators import (
+from sis_simulators import (
     BASE_MODIFIED_END,
     VIEWS,
     District,

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from sis_pipeline.simulators import District, RosterOverlay
-from sis_pipeline.simulators.oneroster_csv import FIX, REJECT_FILE, REJECT_ROW, Dirt, export_csv_package
-from sis_pipeline.simulators.server import main as simulate_main
+from sis_simulators import District, RosterOverlay
+from sis_simulators.oneroster_csv import FIX, REJECT_FILE, REJECT_ROW, Dirt, export_csv_package
+from sis_simulators.server import main as simulate_main
 
 STUDENTS = 1300
 SINCE = "2026-11-01T00:00:00.000Z"

@@ -13,11 +13,11 @@ from datetime import date
 import httpx
 import pytest
 
-from sis_pipeline.simulators import District, PowerSchoolRoster, PowerSchoolSettings, SimulatorProcess, SimulatorServer
-from sis_pipeline.simulators.powerschool.generated import dcid
-from sis_pipeline.simulators.powerschool.schema_tables import TABLES, change_filter
-from sis_pipeline.simulators.powerschool.settings import runtime_setting_names
-from sis_pipeline.simulators.powerschool.wire import RESOURCES, list_body, render
+from sis_simulators import District, PowerSchoolRoster, PowerSchoolSettings, SimulatorProcess, SimulatorServer
+from sis_simulators.powerschool.generated import dcid
+from sis_simulators.powerschool.schema_tables import TABLES, change_filter
+from sis_simulators.powerschool.settings import runtime_setting_names
+from sis_simulators.powerschool.wire import RESOURCES, list_body, render
 
 STUDENTS = 1300
 DEFAULT_RUNTIME_SETTINGS = {name: getattr(PowerSchoolSettings(), name) for name in runtime_setting_names()}

@@ -12,12 +12,12 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from sis_pipeline.simulators import District, SimulatorProcess, SimulatorServer
-from sis_pipeline.simulators.qmlativ import QmlativRoster, QmlativSettings
-from sis_pipeline.simulators.qmlativ.objects import FIRST_ID
-from sis_pipeline.simulators.qmlativ.search import parse_search
-from sis_pipeline.simulators.qmlativ.settings import runtime_setting_names
-from sis_pipeline.simulators.timestamps import BASE_MODIFIED_END
+from sis_simulators import District, SimulatorProcess, SimulatorServer
+from sis_simulators.qmlativ import QmlativRoster, QmlativSettings
+from sis_simulators.qmlativ.objects import FIRST_ID
+from sis_simulators.qmlativ.search import parse_search
+from sis_simulators.qmlativ.settings import runtime_setting_names
+from sis_simulators.timestamps import BASE_MODIFIED_END
 
 STUDENTS = 1300
 DEFAULT_RUNTIME_SETTINGS = {name: getattr(QmlativSettings(), name) for name in runtime_setting_names()}

@@ -1,12 +1,12 @@
-"""`sis-pipeline simulate oneroster-csv`: write a synthetic district as a OneRoster CSV package."""
+"""`sis-simulate oneroster-csv`: write a synthetic district as a OneRoster CSV package."""
 
 import argparse
 from pathlib import Path
 
-from sis_pipeline.simulators.district import District
-from sis_pipeline.simulators.oneroster_csv.columns import DATA_FILES
-from sis_pipeline.simulators.oneroster_csv.dirt import Dirt
-from sis_pipeline.simulators.oneroster_csv.package import PackageInfo, export_csv_package
+from sis_simulators.district import District
+from sis_simulators.oneroster_csv.columns import DATA_FILES
+from sis_simulators.oneroster_csv.dirt import Dirt
+from sis_simulators.oneroster_csv.package import PackageInfo, export_csv_package
 
 DIRTY_ROWS = 5
 

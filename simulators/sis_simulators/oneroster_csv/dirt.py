@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 from itertools import count
 
-from sis_pipeline.simulators.oneroster_csv.columns import CsvFile
-from sis_pipeline.simulators.overlay import RosterOverlay, UnknownRecord
+from sis_simulators.oneroster_csv.columns import CsvFile
+from sis_simulators.overlay import RosterOverlay, UnknownRecord
 
 FIX, REJECT_ROW, REJECT_FILE = "fix", "reject_row", "reject_file"
 

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from sis_pipeline.simulators.district import District
-from sis_pipeline.simulators.oneroster_csv.columns import DATA_FILES, MANIFEST_FILES, CsvFile
-from sis_pipeline.simulators.oneroster_csv.dirt import Dirt, DirtInjector, DirtReport
-from sis_pipeline.simulators.oneroster_csv.records import Selection, normalised_since
-from sis_pipeline.simulators.overlay import RosterOverlay
+from sis_simulators.district import District
+from sis_simulators.oneroster_csv.columns import DATA_FILES, MANIFEST_FILES, CsvFile
+from sis_simulators.oneroster_csv.dirt import Dirt, DirtInjector, DirtReport
+from sis_simulators.oneroster_csv.records import Selection, normalised_since
+from sis_simulators.overlay import RosterOverlay
 
 BULK, DELTA, ABSENT = "bulk", "delta", "absent"
 MANIFEST = "manifest.csv"

@@ -8,10 +8,10 @@ changed at or after `since`, plus every removed record as a `tobedeleted` row.
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sis_pipeline.simulators.filters import RecordFilter, parse_filter
-from sis_pipeline.simulators.live_collection import LiveCollection
-from sis_pipeline.simulators.overlay import RosterOverlay
-from sis_pipeline.simulators.timestamps import format_ms, parse_ms
+from sis_simulators.filters import RecordFilter, parse_filter
+from sis_simulators.live_collection import LiveCollection
+from sis_simulators.overlay import RosterOverlay
+from sis_simulators.timestamps import format_ms, parse_ms
 
 PAGE = 4096
 # A delta page re-scans generated timestamps when `since` falls inside their window, so take big pages.

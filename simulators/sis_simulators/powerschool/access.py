@@ -16,10 +16,10 @@ from urllib.parse import parse_qs
 from starlette.requests import Request
 from starlette.responses import Response
 
-from sis_pipeline.simulators.auth import TokenStore, bearer_token
-from sis_pipeline.simulators.oneroster_app import json_response
-from sis_pipeline.simulators.powerschool.errors import ApiError
-from sis_pipeline.simulators.powerschool.settings import PowerSchoolSettings
+from sis_simulators.auth import TokenStore, bearer_token
+from sis_simulators.oneroster_app import json_response
+from sis_simulators.powerschool.errors import ApiError
+from sis_simulators.powerschool.settings import PowerSchoolSettings
 
 
 def _basic_credentials(request: Request) -> tuple[str, str] | None:

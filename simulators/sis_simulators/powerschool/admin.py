@@ -7,9 +7,9 @@ a DCID and include withdrawals and DCID changes.
 
 from starlette.routing import Route
 
-from sis_pipeline.simulators.admin import admin_routes, required_field
-from sis_pipeline.simulators.overlay import InvalidChange
-from sis_pipeline.simulators.powerschool.roster import PowerSchoolRoster
+from sis_simulators.admin import admin_routes, required_field
+from sis_simulators.overlay import InvalidChange
+from sis_simulators.powerschool.roster import PowerSchoolRoster
 
 OPS = ("update", "remove", "restore", "add", "withdraw", "reid")
 

@@ -16,18 +16,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from sis_pipeline.simulators.auth import TokenStore
-from sis_pipeline.simulators.district import District
-from sis_pipeline.simulators.oneroster_app import json_response
-from sis_pipeline.simulators.overlay import UnknownRecord
-from sis_pipeline.simulators.powerschool.access import Throttle, check_token, token_endpoint
-from sis_pipeline.simulators.powerschool.admin import powerschool_admin_routes
-from sis_pipeline.simulators.powerschool.errors import RECORD_NOT_FOUND, ApiError
-from sis_pipeline.simulators.powerschool.local_time import local_now
-from sis_pipeline.simulators.powerschool.roster import PowerSchoolRoster
-from sis_pipeline.simulators.powerschool.schema_tables import change_filter, projection, row, schema_table
-from sis_pipeline.simulators.powerschool.settings import TOKEN_PATH, PowerSchoolSettings
-from sis_pipeline.simulators.powerschool.wire import RESOURCES, Resource, count_body, list_body, render, requested_names
+from sis_simulators.auth import TokenStore
+from sis_simulators.district import District
+from sis_simulators.oneroster_app import json_response
+from sis_simulators.overlay import UnknownRecord
+from sis_simulators.powerschool.access import Throttle, check_token, token_endpoint
+from sis_simulators.powerschool.admin import powerschool_admin_routes
+from sis_simulators.powerschool.errors import RECORD_NOT_FOUND, ApiError
+from sis_simulators.powerschool.local_time import local_now
+from sis_simulators.powerschool.roster import PowerSchoolRoster
+from sis_simulators.powerschool.schema_tables import change_filter, projection, row, schema_table
+from sis_simulators.powerschool.settings import TOKEN_PATH, PowerSchoolSettings
+from sis_simulators.powerschool.wire import RESOURCES, Resource, count_body, list_body, render, requested_names
 
 DISTRICT_RESOURCES = ("school", "student")
 SCHOOL_RESOURCES = ("student", "section", "staff", "course", "term")

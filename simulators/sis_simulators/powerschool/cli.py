@@ -1,4 +1,4 @@
-"""`sis-pipeline simulate powerschool` options: one per runtime setting, generated from PowerSchoolSettings.
+"""`sis-simulate powerschool` options: one per runtime setting, generated from PowerSchoolSettings.
 
 Credentials are not among them: the shared --client-id/--client-secret options (or the
 environment) carry those, so a secret never has to appear on a command line.
@@ -7,7 +7,7 @@ environment) carry those, so a secret never has to appear on a command line.
 from argparse import ArgumentParser, BooleanOptionalAction, Namespace
 from dataclasses import fields
 
-from sis_pipeline.simulators.powerschool.settings import PowerSchoolSettings, runtime_setting_names
+from sis_simulators.powerschool.settings import PowerSchoolSettings, runtime_setting_names
 
 
 def _option(name: str) -> str:

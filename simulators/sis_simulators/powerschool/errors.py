@@ -2,7 +2,7 @@
 
 from starlette.responses import Response
 
-from sis_pipeline.simulators.oneroster_app import json_response
+from sis_simulators.oneroster_app import json_response
 
 RECORD_NOT_FOUND = "Record not found"
 

@@ -8,7 +8,7 @@ people or classes, so both simulators agree on when each record last changed.
 
 from collections.abc import Iterable
 
-from sis_pipeline.simulators.generated import GeneratedCollection
+from sis_simulators.generated import GeneratedCollection
 
 # The first DCID of each table; record i has DCID first + i. Ranges are apart so a client that
 # looks a student up with a section's id finds nothing instead of the wrong record.

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from sis_pipeline.simulators.timestamps import to_ms
+from sis_simulators.timestamps import to_ms
 
 NAIVE_FORMAT = "%Y-%m-%d %H:%M:%S"
 

@@ -1,7 +1,7 @@
 """Students and staff as PowerSchool sends them, built from the shared district's people."""
 
-from sis_pipeline.simulators.hashing import mix64, stream_key
-from sis_pipeline.simulators.powerschool.generated import (
+from sis_simulators.hashing import mix64, stream_key
+from sis_simulators.powerschool.generated import (
     EXTENSION_DATA,
     GRADE_LEVELS,
     DcidTable,

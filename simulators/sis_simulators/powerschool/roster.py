@@ -11,14 +11,14 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import date
 
-from sis_pipeline.simulators.district import District
-from sis_pipeline.simulators.filters import RecordFilter
-from sis_pipeline.simulators.live_collection import LiveCollection
-from sis_pipeline.simulators.overlay import InvalidChange, UnknownRecord
-from sis_pipeline.simulators.powerschool.generated import INTERNAL_KEYS, KEY, MODIFIED, WHEN_MODIFIED, dcid
-from sis_pipeline.simulators.powerschool.people import ENROLL_STATUSES, Staff, Students
-from sis_pipeline.simulators.powerschool.schedule import Courses, SectionEnrollments, Sections, Schools, Terms
-from sis_pipeline.simulators.timestamps import BASE_END_MS, format_ms
+from sis_simulators.district import District
+from sis_simulators.filters import RecordFilter
+from sis_simulators.live_collection import LiveCollection
+from sis_simulators.overlay import InvalidChange, UnknownRecord
+from sis_simulators.powerschool.generated import INTERNAL_KEYS, KEY, MODIFIED, WHEN_MODIFIED, dcid
+from sis_simulators.powerschool.people import ENROLL_STATUSES, Staff, Students
+from sis_simulators.powerschool.schedule import Courses, SectionEnrollments, Sections, Schools, Terms
+from sis_simulators.timestamps import BASE_END_MS, format_ms
 
 TABLE_TYPES = (Schools, Terms, Courses, Staff, Sections, Students, SectionEnrollments)
 CHANGEABLE_TABLES = ("students", "staff", "sections", "section_enrollments")

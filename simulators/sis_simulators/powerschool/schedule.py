@@ -7,9 +7,9 @@ names one term. Term end dates are the last day; enrollment exit dates are the d
 
 from datetime import date, timedelta
 
-from sis_pipeline.simulators.curriculum import COURSES_PER_SCHOOL
-from sis_pipeline.simulators.enrollments import ENROLLMENTS_PER_STUDENT
-from sis_pipeline.simulators.powerschool.generated import (
+from sis_simulators.curriculum import COURSES_PER_SCHOOL
+from sis_simulators.enrollments import ENROLLMENTS_PER_STUDENT
+from sis_simulators.powerschool.generated import (
     FIRST_DCID,
     GRADE_LEVELS,
     DcidTable,

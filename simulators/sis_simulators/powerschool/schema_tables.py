@@ -10,13 +10,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sis_pipeline.simulators.filters import Predicate, RecordFilter
-from sis_pipeline.simulators.overlay import UnknownRecord
-from sis_pipeline.simulators.powerschool.errors import ApiError
-from sis_pipeline.simulators.powerschool.generated import MODIFIED, WHEN_MODIFIED
-from sis_pipeline.simulators.powerschool.local_time import local_ms, wire_timestamp
-from sis_pipeline.simulators.powerschool.roster import PowerSchoolRoster
-from sis_pipeline.simulators.powerschool.settings import PowerSchoolSettings
+from sis_simulators.filters import Predicate, RecordFilter
+from sis_simulators.overlay import UnknownRecord
+from sis_simulators.powerschool.errors import ApiError
+from sis_simulators.powerschool.generated import MODIFIED, WHEN_MODIFIED
+from sis_simulators.powerschool.local_time import local_ms, wire_timestamp
+from sis_simulators.powerschool.roster import PowerSchoolRoster
+from sis_simulators.powerschool.settings import PowerSchoolSettings
 
 Column = Callable[[dict, PowerSchoolRoster], object]
 CHANGE_COLUMN = "transaction_date"

@@ -7,7 +7,7 @@ against the awkward wire format and, one switch at a time, against a tidy one.
 from dataclasses import dataclass, field, fields
 from typing import ClassVar
 
-from sis_pipeline.simulators.runtime_settings import LocalTimeSettings
+from sis_simulators.runtime_settings import LocalTimeSettings
 
 TOKEN_PATH = "/oauth/access_token"
 # Resources whose page size PowerSchool caps; /ws/v1/metadata reports `<name>_max_page_size` for each.

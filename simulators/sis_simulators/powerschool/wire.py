@@ -2,9 +2,9 @@
 
 from dataclasses import dataclass
 
-from sis_pipeline.simulators.powerschool.generated import EXTENSION_DATA, INTERNAL_KEYS
-from sis_pipeline.simulators.powerschool.people import STUDENT_EXTENSION
-from sis_pipeline.simulators.powerschool.settings import PowerSchoolSettings
+from sis_simulators.powerschool.generated import EXTENSION_DATA, INTERNAL_KEYS
+from sis_simulators.powerschool.people import STUDENT_EXTENSION
+from sis_simulators.powerschool.settings import PowerSchoolSettings
 
 STRING_ID_EVERY = 7
 

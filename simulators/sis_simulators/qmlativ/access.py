@@ -13,9 +13,9 @@ from urllib.parse import parse_qs
 from starlette.requests import Request
 from starlette.responses import Response
 
-from sis_pipeline.simulators.auth import TokenStore, bearer_token
-from sis_pipeline.simulators.oneroster_app import json_response
-from sis_pipeline.simulators.qmlativ.settings import QmlativSettings
+from sis_simulators.auth import TokenStore, bearer_token
+from sis_simulators.oneroster_app import json_response
+from sis_simulators.qmlativ.settings import QmlativSettings
 
 TOKEN_EXPIRED = "Token has expired"
 NOT_AUTHORISED = "Authorization has been denied for this request."

@@ -7,9 +7,9 @@ this simulator's state; only /admin/changes differs, because a Qmlativ change na
 
 from starlette.routing import Route
 
-from sis_pipeline.simulators.admin import admin_routes, required_field
-from sis_pipeline.simulators.overlay import InvalidChange
-from sis_pipeline.simulators.qmlativ.roster import QmlativRoster
+from sis_simulators.admin import admin_routes, required_field
+from sis_simulators.overlay import InvalidChange
+from sis_simulators.qmlativ.roster import QmlativRoster
 
 OPS = ("update", "remove", "restore", "add")
 

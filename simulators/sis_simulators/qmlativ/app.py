@@ -15,15 +15,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from sis_pipeline.simulators.auth import TokenStore
-from sis_pipeline.simulators.district import District
-from sis_pipeline.simulators.oneroster_app import json_response
-from sis_pipeline.simulators.qmlativ.access import refused, token_endpoint
-from sis_pipeline.simulators.qmlativ.admin import qmlativ_admin_routes
-from sis_pipeline.simulators.qmlativ.objects import DISTRICT_ENTITY_ID
-from sis_pipeline.simulators.qmlativ.roster import QmlativRoster
-from sis_pipeline.simulators.qmlativ.search import SearchError, parse_search
-from sis_pipeline.simulators.qmlativ.settings import TOKEN_PATH, QmlativSettings
+from sis_simulators.auth import TokenStore
+from sis_simulators.district import District
+from sis_simulators.oneroster_app import json_response
+from sis_simulators.qmlativ.access import refused, token_endpoint
+from sis_simulators.qmlativ.admin import qmlativ_admin_routes
+from sis_simulators.qmlativ.objects import DISTRICT_ENTITY_ID
+from sis_simulators.qmlativ.roster import QmlativRoster
+from sis_simulators.qmlativ.search import SearchError, parse_search
+from sis_simulators.qmlativ.settings import TOKEN_PATH, QmlativSettings
 
 LIST_PATH = "/Generic/{entity}/{module}/{object}/{page}/{page_size}"
 

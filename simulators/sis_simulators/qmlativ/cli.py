@@ -1,4 +1,4 @@
-"""`sis-pipeline simulate qmlativ` options: one per runtime setting, generated from QmlativSettings.
+"""`sis-simulate qmlativ` options: one per runtime setting, generated from QmlativSettings.
 
 Credentials are not among them: the shared --client-id/--client-secret options (or the
 environment) carry those, so a secret never has to appear on a command line.
@@ -7,7 +7,7 @@ environment) carry those, so a secret never has to appear on a command line.
 from argparse import ArgumentParser, Namespace
 from dataclasses import fields
 
-from sis_pipeline.simulators.qmlativ.settings import QmlativSettings, runtime_setting_names
+from sis_simulators.qmlativ.settings import QmlativSettings, runtime_setting_names
 
 # Printed at startup, like the other simulators' service roots.
 ROOTS = {"qmlativ_generic": "/Generic/1"}

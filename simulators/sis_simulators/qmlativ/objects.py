@@ -9,10 +9,10 @@ Records also carry the overlay's keys (`sourcedId`, `status`, and `dateLastModif
 instant); the app strips them and renders `ModifiedTime` as the district's wall clock.
 """
 
-from sis_pipeline.simulators.curriculum import COURSES_PER_SCHOOL
-from sis_pipeline.simulators.enrollments import ENROLLMENTS_PER_STUDENT
-from sis_pipeline.simulators.generated import GeneratedCollection
-from sis_pipeline.simulators.people import decode_person
+from sis_simulators.curriculum import COURSES_PER_SCHOOL
+from sis_simulators.enrollments import ENROLLMENTS_PER_STUDENT
+from sis_simulators.generated import GeneratedCollection
+from sis_simulators.people import decode_person
 
 # The first id of each object; object i has id first + i. Ranges are apart so a client that joins a
 # student to a section's id finds nothing instead of the wrong record. Entity 1 is the district.

@@ -10,12 +10,12 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-from sis_pipeline.simulators.filters import RecordFilter
-from sis_pipeline.simulators.live_collection import LiveCollection
-from sis_pipeline.simulators.overlay import InvalidChange, UnknownRecord
-from sis_pipeline.simulators.qmlativ.objects import OBJECT_TYPES, OVERLAY_KEYS, QmlativObject
-from sis_pipeline.simulators.qmlativ.settings import QmlativSettings
-from sis_pipeline.simulators.timestamps import BASE_END_MS, format_ms, to_ms
+from sis_simulators.filters import RecordFilter
+from sis_simulators.live_collection import LiveCollection
+from sis_simulators.overlay import InvalidChange, UnknownRecord
+from sis_simulators.qmlativ.objects import OBJECT_TYPES, OVERLAY_KEYS, QmlativObject
+from sis_simulators.qmlativ.settings import QmlativSettings
+from sis_simulators.timestamps import BASE_END_MS, format_ms, to_ms
 
 MODIFIED_TIME = "ModifiedTime"
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M:%S"

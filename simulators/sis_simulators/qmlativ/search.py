@@ -6,9 +6,9 @@ district's wall clock; it is compared as an instant, so the OneRoster simulator'
 ModifiedTime is served to the second, so a comparison is made on whole seconds.
 """
 
-from sis_pipeline.simulators.filters import Predicate, RecordFilter
-from sis_pipeline.simulators.qmlativ.roster import MODIFIED_TIME, local_to_utc_ms
-from sis_pipeline.simulators.qmlativ.settings import QmlativSettings
+from sis_simulators.filters import Predicate, RecordFilter
+from sis_simulators.qmlativ.roster import MODIFIED_TIME, local_to_utc_ms
+from sis_simulators.qmlativ.settings import QmlativSettings
 
 CONDITION_KINDS = ("DateSearchCondition", "StringSearchCondition")
 _SECOND_MS = 1000

@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from sis_pipeline.simulators.runtime_settings import LocalTimeSettings
+from sis_simulators.runtime_settings import LocalTimeSettings
 
 TOKEN_PATH = "/oauth/token"
 EXPIRED_TOKEN_STATUSES = (403, 401)
