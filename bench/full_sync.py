@@ -29,8 +29,8 @@ from _scratch import create_database, drop_database, server_version, write_integ
 from sis_pipeline.config import load_config
 from sis_pipeline.defs import build_resources
 from sis_pipeline.defs.sync_runner import sync_integrations
-from sis_pipeline.simulators.server import SimulatorProcess
-from sis_pipeline.simulators.settings import SimulatorSettings
+from sis_simulators.server import SimulatorProcess
+from sis_simulators.settings import SimulatorSettings
 
 INTEGRATION = "bench_district"
 RESULTS_DIR = Path(__file__).resolve().parent / "results"

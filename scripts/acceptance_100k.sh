@@ -4,6 +4,10 @@
 # totals, that the second run writes nothing, and that a dump of the warehouse holds no secret.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [[ ! -x .venv/bin/sis-simulate ]]; then
+    echo "acceptance_100k.sh: the simulators are not installed: .venv/bin/python -m pip install -e simulators/" >&2
+    exit 2
+fi
 STUDENTS=${STUDENTS:-100000}
 PORT=${PORT:-8301}
 PGURL=${PGURL:-postgresql://postgres@127.0.0.1:5432}
@@ -17,7 +21,7 @@ export ACC_ID=$SIS_SIM_CLIENT_ID ACC_SECRET=$SIS_SIM_CLIENT_SECRET
 export SIS_WAREHOUSE_URL="postgresql+psycopg://postgres@127.0.0.1:5432/$DB" SIS_STAGING_DIR="$work/staging"
 
 psql "$PGURL/postgres" -qc "CREATE DATABASE $DB"
-.venv/bin/sis-pipeline simulate oneroster --students "$STUDENTS" --port "$PORT" > "$work/simulator.log" 2>&1 &
+.venv/bin/sis-simulate oneroster --students "$STUDENTS" --port "$PORT" > "$work/simulator.log" 2>&1 &
 simulator=$!
 trap 'kill $simulator 2>/dev/null || true; psql "$PGURL/postgres" -qc "DROP DATABASE IF EXISTS $DB" || true; rm -rf "$work"' EXIT
 until curl -sf "http://127.0.0.1:$PORT/admin/totals" > "$work/totals.json"; do sleep 0.5; done

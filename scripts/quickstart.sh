@@ -12,6 +12,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e .
+.venv/bin/python -m pip install --quiet -e simulators/   # the simulated district is a separate distribution
 
 # Demo credentials for the simulator only; a real integration reads its own from the environment.
 export SIS_SIM_CLIENT_ID=demo-client SIS_SIM_CLIENT_SECRET="demo-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"

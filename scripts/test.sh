@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test command: a virtualenv with the package and its test extras, PostgreSQL if installed, pytest.
+# The test command: a virtualenv with the package, its test extras and the simulators, PostgreSQL if installed,
+# pytest over sis_pipeline_tests and simulators/tests (testpaths in pyproject.toml).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -19,6 +20,8 @@ if [[ ! -x .venv/bin/python ]]; then
     "$python" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+# The simulators are their own distribution: the tests serve synthetic districts with them, and test them.
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e simulators/
 # A provider shipped as its own package: the plugin tests use it through its entry point.
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e sis_pipeline_tests/plugins/example_provider
 bash scripts/ensure_postgres.sh

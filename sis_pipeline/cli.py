@@ -34,11 +34,11 @@ def main(argv: list[str] | None = None) -> int:
     simulate = commands.add_parser("simulate", help="serve a synthetic district over a SIS API", add_help=False)
     simulate.add_argument("args", nargs=argparse.REMAINDER)
 
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["simulate"]:
+        # Every argument after `simulate` is the simulators' own, `--help` before a simulator's name included.
+        return _simulate(argv[1:])
     args = parser.parse_args(argv)
-    if args.command == "simulate":
-        from sis_pipeline.simulators.server import main as simulate_main
-
-        return simulate_main(args.args)
     if args.command == "tokens":
         return _tokens(args)
     if args.command == "warehouse":
@@ -62,6 +62,21 @@ def _warehouse(args) -> int:
         engine.dispose()
     print(json.dumps(result.as_dict(), indent=2) if args.json else result.describe())
     return 0
+
+
+def _simulate(argv: list[str]) -> int:
+    """The simulators are their own distribution (sis-simulators), installed for tests, demos and benchmarks only."""
+    try:
+        from sis_simulators.server import main as simulate_main
+    except ModuleNotFoundError as exc:
+        if exc.name is None or exc.name.split(".")[0] != "sis_simulators":
+            print(f"sis-pipeline simulate: the simulators cannot start ({exc}); reinstall them: "
+                  "pip install -e simulators/", file=sys.stderr)
+        else:
+            print("sis-pipeline simulate: the simulators are not installed; from a clone of the sis_pipeline "
+                  "repository run: pip install -e simulators/", file=sys.stderr)
+        return 2
+    return simulate_main(argv, prog="sis-pipeline simulate")
 
 
 def _tokens(args) -> int:

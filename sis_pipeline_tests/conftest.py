@@ -28,7 +28,7 @@ from sis_pipeline.config import load_config
 from sis_pipeline.defs import build_resources
 from sis_pipeline.defs.sync_runner import sync_integrations
 from sis_pipeline.providers.common.guards import forget_guards
-from sis_pipeline.simulators import SimulatorServer, SimulatorSettings
+from sis_simulators import SimulatorServer, SimulatorSettings
 from sis_pipeline.warehouse import create_warehouse_engine, ensure_schema
 from sis_pipeline.warehouse.engine import parse_warehouse_url
 

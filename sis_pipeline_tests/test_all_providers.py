@@ -12,10 +12,10 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from sis_pipeline.simulators import District, SimulatorServer, SimulatorSettings
-from sis_pipeline.simulators.oneroster_csv import export_csv_package
-from sis_pipeline.simulators.powerschool import PowerSchoolSettings
-from sis_pipeline.simulators.qmlativ import QmlativSettings
+from sis_simulators import District, SimulatorServer, SimulatorSettings
+from sis_simulators.oneroster_csv import export_csv_package
+from sis_simulators.powerschool import PowerSchoolSettings
+from sis_simulators.qmlativ import QmlativSettings
 from sis_pipeline.warehouse import create_warehouse_engine
 from sis_pipeline.warehouse.schema import ENTITY_TABLES
 from sis_pipeline_tests.helpers import expected_totals as oneroster_totals

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, select, text
 
-from sis_pipeline.simulators import SimulatorServer, SimulatorSettings
+from sis_simulators import SimulatorServer, SimulatorSettings
 from sis_pipeline.warehouse.schema import sync_runs
 from sis_pipeline_tests.helpers import expected_totals, warehouse_counts
 

@@ -73,7 +73,7 @@ def test_a_bad_night_at_ten_thousand_students_loses_nothing_and_leaks_nothing(wr
     from cryptography.fernet import Fernet
     from sqlalchemy.engine import make_url
 
-    from sis_pipeline.simulators import SimulatorServer, SimulatorSettings
+    from sis_simulators import SimulatorServer, SimulatorSettings
 
     settings = SimulatorSettings(client_id="bad-night", client_secret=f"secret-{uuid.uuid4().hex}")
     with SimulatorServer(students=10_000, settings=settings) as sim:
@@ -108,7 +108,7 @@ def test_one_integration_failing_fast_does_not_stop_the_others(faulty, sqlite_ur
     from sis_pipeline.config import load_config
     from sis_pipeline.defs import build_resources
     from sis_pipeline.defs.sync_runner import sync_integrations
-    from sis_pipeline.simulators import SimulatorServer, SimulatorSettings
+    from sis_simulators import SimulatorServer, SimulatorSettings
 
     healthy_settings = SimulatorSettings(client_id="healthy", client_secret=f"secret-{uuid.uuid4().hex}")
     with SimulatorServer(students=200, settings=healthy_settings) as healthy:

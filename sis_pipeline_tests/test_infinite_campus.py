@@ -6,7 +6,7 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from sis_pipeline.simulators import SimulatorServer, SimulatorSettings
+from sis_simulators import SimulatorServer, SimulatorSettings
 from sis_pipeline.warehouse import create_warehouse_engine
 from sis_pipeline.warehouse.schema import ENTITY_TABLES, student_mappings
 from sis_pipeline_tests.helpers import expected_totals, warehouse_counts

@@ -30,7 +30,7 @@ from sis_pipeline.warehouse.migrate import (
     upgrade_warehouse,
 )
 from sis_pipeline.warehouse.schema import metadata
-from sis_pipeline_tests.test_sync_pipeline import expected_totals, warehouse_counts
+from sis_pipeline_tests.helpers import expected_totals, warehouse_counts
 
 CLI = str(Path(sys.executable).with_name("sis-pipeline"))
 HEAD = head_revision()
@@ -397,8 +397,8 @@ def _sync_in_child(config_file: str, url: str, staging: str, name: str, barrier,
             return real_upgrade(engine)
 
         migrate.upgrade_warehouse = upgrade_when_all_are_ready
-        resources = build_resources(config_file, url, staging)
-        report = sync_integrations(load_config(config_file), config_file, [name], resources=resources)["integrations"][name]
+        config = load_config(config_file)
+        report = sync_integrations(config, [name], resources=build_resources(config, url, staging))["integrations"][name]
         results.put((name, report["status"], report.get("error"), {e: c["inserted"] for e, c in report["entities"].items()}))
     except BaseException as exc:  # noqa: BLE001 - reported to the parent
         results.put((name, "crashed", f"{type(exc).__name__}: {exc}"[:2000], {}))

@@ -4,8 +4,8 @@
 import yaml
 from sqlalchemy import select
 
-from sis_pipeline.simulators import District
-from sis_pipeline.simulators.oneroster_csv import Dirt, export_csv_package
+from sis_simulators import District
+from sis_simulators.oneroster_csv import Dirt, export_csv_package
 from sis_pipeline.warehouse import create_warehouse_engine
 from sis_pipeline.warehouse.schema import ENTITY_TABLES, rejected_records
 from sis_pipeline_tests.helpers import FILES, USERS, warehouse_counts, write_package

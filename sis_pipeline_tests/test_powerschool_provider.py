@@ -11,8 +11,8 @@ from sis_pipeline.config import load_config
 from sis_pipeline.normalize.values import local_timestamp
 from sis_pipeline.providers.powerschool import PowerSchoolProvider
 from sis_pipeline.providers.powerschool.quirks import clean
-from sis_pipeline.simulators import SimulatorServer
-from sis_pipeline.simulators.powerschool import PowerSchoolSettings
+from sis_simulators import SimulatorServer
+from sis_simulators.powerschool import PowerSchoolSettings
 from sis_pipeline.warehouse import create_warehouse_engine
 from sis_pipeline.warehouse.schema import ENTITY_TABLES
 from sis_pipeline_tests.helpers import powerschool_totals, warehouse_counts

@@ -6,8 +6,8 @@ from importlib.metadata import entry_points
 import yaml
 
 from sis_pipeline.providers.common.registry import ENTRY_POINT_GROUP, provider_class, provider_names
-from sis_pipeline.simulators import District
-from sis_pipeline.simulators.district import VIEWS
+from sis_simulators import District
+from sis_simulators.district import VIEWS
 from sis_pipeline_tests.helpers import warehouse_counts
 
 JSON_COLLECTIONS = ("schools", "academicSessions", "courses", "classes", "students", "teachers", "enrollments", "demographics")

@@ -26,10 +26,10 @@ from sis_pipeline.providers.oneroster.normalize import OneRosterNormalizer
 from sis_pipeline.providers.skyward import SkywardProvider
 from sis_pipeline.providers.skyward.client import SmsOneRosterApi, token_expired
 from sis_pipeline.providers.skyward.normalize import QmlativNormalizer, id_text, sex
-from sis_pipeline.simulators import SimulatorServer, SimulatorSettings
-from sis_pipeline.simulators.qmlativ import QmlativSettings
-from sis_pipeline.simulators.qmlativ.objects import FIRST_ID
-from sis_pipeline.simulators.qmlativ.settings import runtime_setting_names
+from sis_simulators import SimulatorServer, SimulatorSettings
+from sis_simulators.qmlativ import QmlativSettings
+from sis_simulators.qmlativ.objects import FIRST_ID
+from sis_simulators.qmlativ.settings import runtime_setting_names
 from sis_pipeline.warehouse import create_warehouse_engine
 from sis_pipeline.warehouse.schema import ENTITY_TABLES
 from sis_pipeline_tests.helpers import expected_totals, extras, qmlativ_totals, warehouse_counts

@@ -1,7 +1,0 @@
-"""A PowerSchool plugin REST API simulator over the same synthetic district as the OneRoster one."""
-
-from sis_pipeline.simulators.powerschool.app import PowerSchoolState, create_powerschool_app
-from sis_pipeline.simulators.powerschool.roster import PowerSchoolRoster
-from sis_pipeline.simulators.powerschool.settings import PowerSchoolSettings
-
-__all__ = ["PowerSchoolRoster", "PowerSchoolSettings", "PowerSchoolState", "create_powerschool_app"]
