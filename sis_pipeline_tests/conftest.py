@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine
 from sqlalchemy.exc import OperationalError
 
 import yaml
@@ -31,6 +31,7 @@ from sis_pipeline.providers.common.guards import forget_guards
 from sis_simulators import SimulatorServer, SimulatorSettings
 from sis_pipeline.warehouse import create_warehouse_engine, ensure_schema
 from sis_pipeline.warehouse.engine import parse_warehouse_url
+from sis_pipeline_tests.helpers import created_database
 
 LOCAL_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -54,20 +55,8 @@ def postgres_server_url():
 @pytest.fixture
 def postgres_url(postgres_server_url):
     """A fresh, empty database for one test, dropped afterwards."""
-    admin = create_engine(postgres_server_url, isolation_level="AUTOCOMMIT")
-    database = f"sis_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{database}"'))
-    try:
-        yield admin.url.set(database=database).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(
-                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :database"),
-                {"database": database},
-            )
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{database}"'))
-        admin.dispose()
+    with created_database(postgres_server_url, f"sis_test_{uuid.uuid4().hex[:12]}") as url:
+        yield url
 
 
 @pytest.fixture

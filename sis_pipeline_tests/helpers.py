@@ -5,7 +5,10 @@ Tests import from here, never from each other.
 
 import json
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+import sqlalchemy as sa
 from sqlalchemy import func, select
 
 from sis_pipeline.warehouse import create_warehouse_engine
@@ -146,3 +149,21 @@ def write_package(path, files: dict[str, str], modes: dict[str, str], *, as_zip:
         for name, text in contents.items():
             (path / name).write_bytes(encode(text).encode("utf-8"))
     return path
+
+
+@contextmanager
+def created_database(server_url: str, database: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database on the server for the duration of the block; its URL."""
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{database}"'))
+    try:
+        yield admin.url.set(database=database).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(
+                sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :database"),
+                {"database": database},
+            )
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{database}"'))
+        admin.dispose()

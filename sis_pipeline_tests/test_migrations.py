@@ -15,7 +15,7 @@ import yaml
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, make_url, text
+from sqlalchemy import inspect, make_url, text
 
 from sis_pipeline.normalize.models import ENTITIES
 from sis_pipeline.warehouse import WarehouseSchemaError, create_warehouse_engine, ensure_schema
@@ -30,7 +30,7 @@ from sis_pipeline.warehouse.migrate import (
     upgrade_warehouse,
 )
 from sis_pipeline.warehouse.schema import metadata
-from sis_pipeline_tests.helpers import expected_totals, warehouse_counts
+from sis_pipeline_tests.helpers import created_database, expected_totals, warehouse_counts
 
 CLI = str(Path(sys.executable).with_name("sis-pipeline"))
 HEAD = head_revision()
@@ -192,17 +192,8 @@ def other_warehouse_url(warehouse_url, tmp_path, request):
     if warehouse_url.startswith("sqlite"):
         yield f"sqlite:///{tmp_path / 'other.sqlite'}"
         return
-    admin = create_engine(request.getfixturevalue("postgres_server_url"), isolation_level="AUTOCOMMIT")
-    database = f"{make_url(warehouse_url).database}_other"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{database}"'))
-    try:
-        yield admin.url.set(database=database).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :d"), {"d": database})
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{database}"'))
-        admin.dispose()
+    with created_database(request.getfixturevalue("postgres_server_url"), f"{make_url(warehouse_url).database}_other") as url:
+        yield url
 
 
 # --- the revisions build the schema the code expects -------------------------------------------------

@@ -7,13 +7,13 @@ import dagster as dg
 from sis_pipeline.config import PipelineConfig
 from sis_pipeline.datasets import Dataset, EntityDatasets, RawCollection, RawRosters, RosterDatasets, SyncMode
 from sis_pipeline.defs.resources import StagingResource, WarehouseResource, normalizer_for, open_provider
+from sis_pipeline.defs.steps import recorded_sync_step
 from sis_pipeline.extract import extract
 from sis_pipeline.normalize.stage import normalize_integration
 from sis_pipeline.resolve.conflicts import resolve_conflicts
 from sis_pipeline.resolve.identity import assign_student_uids
 from sis_pipeline.staging import read_frame, write_frame
 from sis_pipeline.warehouse.audit import record_api_calls
-from sis_pipeline.warehouse.runs import recorded_sync_step
 from sis_pipeline.warehouse.student_mappings import read_student_mappings
 
 STAGED = {"io_manager_key": "staged_datasets"}

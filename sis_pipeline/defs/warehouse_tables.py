@@ -7,11 +7,11 @@ import dagster as dg
 from sis_pipeline.counts import entity_counts
 from sis_pipeline.datasets import RosterDatasets
 from sis_pipeline.defs.resources import StagingResource, WarehouseResource
+from sis_pipeline.defs.steps import recorded_sync_step
 from sis_pipeline.normalize.models import ENTITIES
 from sis_pipeline.staging import iter_frames, read_frame
 from sis_pipeline.warehouse.loader import load_integration
 from sis_pipeline.warehouse.row_counts import active_row_counts
-from sis_pipeline.warehouse.runs import recorded_sync_step
 from sis_pipeline.warehouse.schema import ENTITY_TABLES
 
 TABLE_MEANINGS = {

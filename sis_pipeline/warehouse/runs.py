@@ -6,14 +6,12 @@ is how a crashed run shows up. The load closes a successful run inside its own t
 roster and the run record commit together; a failed run is closed after the load rolled back.
 """
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
-from sis_pipeline.errors import classify
 from sis_pipeline.warehouse.schema import SYNC_RUN_STATUSES, sync_runs
 
 MAX_ERROR_CHARS = 4000
@@ -62,17 +60,6 @@ def finish_sync_run(
     )
     if result.rowcount != 1:
         raise LookupError(f"sync run {run_id} for {integration} was never started")
-
-
-@contextmanager
-def recorded_sync_step(engine: Engine, run_id: str, integration: str, mode: str) -> Iterator[None]:
-    """One step of a run: the run is open while it works, and closed as failed (with its error class) if it fails."""
-    start_sync_run(engine, run_id, integration, mode)
-    try:
-        yield
-    except Exception as exc:
-        finish_sync_run(engine, run_id, integration, "failed", {}, error_class=classify(exc), error=str(exc))
-        raise
 
 
 def read_sync_run(engine: Engine, run_id: str, integration: str) -> dict | None:
