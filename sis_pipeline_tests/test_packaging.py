@@ -50,7 +50,7 @@ def requirement_names(metadata: str) -> set[str]:
 
 def test_the_wheel_holds_the_product_and_no_simulator_code(wheel):
     names = wheel.namelist()
-    assert "sis_pipeline/cli.py" in names and "sis_pipeline/providers/oneroster.py" in names
+    assert "sis_pipeline/cli.py" in names and "sis_pipeline/providers/oneroster/client.py" in names and "sis_pipeline/warehouse/migrations/script.py.mako" in names
     simulator_files = [name for name in names if name.startswith(SIMULATOR_PACKAGES)]
     assert simulator_files == [], f"simulator code in the sis-pipeline wheel: {simulator_files[:10]}"
     importing = [
