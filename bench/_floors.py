@@ -67,7 +67,9 @@ def copy_floor(database_url: str, frames: dict[str, Path]) -> dict:
     """Each entity's rows COPYed once as CSV into plain tables, in one transaction; only COPY and commit are timed."""
     per_entity: dict[str, dict] = {}
     with psycopg.connect(libpq_url(database_url)) as conn:
+        # only the table's own columns: the identity step's `identity_rule` goes to student_mappings, not here
         arrow = {entity: pq.read_table(path) for entity, path in frames.items()}
+        arrow = {entity: table.select([c for c in table.column_names if c in ENTITY_TABLES[entity].c]) for entity, table in arrow.items()}
         # Created and committed first, so COPY into a table made in the same transaction takes no shortcut.
         for entity, table in arrow.items():
             ddl = CreateTable(_plain_table(entity, table.column_names)).compile(dialect=postgresql.dialect())
