@@ -14,7 +14,7 @@ import pyarrow as pa
 from sis_pipeline.config import IntegrationConfig
 from sis_pipeline.normalize import values as v
 from sis_pipeline.normalize.models import EXTRA_FIELD_ENTITIES, conform
-from sis_pipeline.normalize.related import Related, not_delivered
+from sis_pipeline.normalize.related import Related, not_delivered, unreadable_related
 
 Conversion = Callable[[pd.Series], pd.Series]
 # (conversion, dotted field path in the raw record), or a constant every row shares
@@ -59,3 +59,7 @@ class Normalizer:
     ) -> pd.Series:
         """Per record, the columns whose related collection did not speak for it (see related.py)."""
         return not_delivered(self.related.get(entity, ()), records[self.sources[entity][0]], records, modes)
+
+    def unreadable_related(self, entity: str, records: Mapping[str, pd.DataFrame]) -> pd.Series:
+        """Per record, why a related record it joins could not be read (see related.py)."""
+        return unreadable_related(self.related.get(entity, ()), records[self.sources[entity][0]], records)

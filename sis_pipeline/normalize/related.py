@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from sis_pipeline.normalize.checks import INPUT_ERROR_FIELD
 from sis_pipeline.normalize.values import column
 
 # the column of each row naming the canonical columns this delivery did not carry ("birth_date,sex")
@@ -57,3 +58,19 @@ def not_delivered(
         names = names.where(~missing.to_numpy(dtype=bool), names + "," + ",".join(source.columns))
     names = names.str.lstrip(",")
     return names.where(names != "", None)
+
+
+def unreadable_related(related: Iterable[Related], raw: pd.DataFrame, records: Mapping[str, pd.DataFrame]) -> pd.Series:
+    """Per row of `raw`, why a related record it joins could not be read (a malformed demographics row).
+
+    Such a record neither speaks for its columns nor is absent, so the row it feeds is rejected with it.
+    """
+    found = []
+    for source in related:
+        rows = records.get(source.collection)
+        if rows is None or INPUT_ERROR_FIELD not in rows:
+            continue
+        errors = by_id(source.related_key[0](column(rows, source.related_key[1])), {"why": rows[INPUT_ERROR_FIELD]})
+        why = joined(source.key[0](column(raw, source.key[1])), errors.dropna())["why"].dropna()
+        found.append(f"{source.collection}: " + why.astype(str))
+    return pd.concat(found) if found else pd.Series(dtype=object)

@@ -41,7 +41,7 @@ def normalize_integration(
                 frames[collection] = _read(raw, collection, normalizer.schemas[collection])
         records = {c: frames[c] for c in sources}
         frame = normalizer.normalize(entity, records, integration)
-        reasons = input_reasons(frame, _raw_errors(frames[sources[0]]), today)
+        reasons = input_reasons(frame, _raw_errors(frames[sources[0]], normalizer.unreadable_related(entity, records)), today)
         checked, repeated, conflicts = repeated_records(frame.drop(index=reasons.index))
         valid, invalid = validate(entity, checked)
         reasons = pd.concat([reasons, conflicts, invalid]).sort_index()
@@ -82,9 +82,11 @@ def normalize_integration(
     return results
 
 
-def _raw_errors(raw: pd.DataFrame) -> pd.Series | None:
-    """Why the provider could not trust a raw record, where it said so."""
-    return raw[INPUT_ERROR_FIELD] if INPUT_ERROR_FIELD in raw else None
+def _raw_errors(raw: pd.DataFrame, related: pd.Series) -> pd.Series:
+    """Why the provider could not trust a raw record, or a related record it joins, where it said so."""
+    own = raw[INPUT_ERROR_FIELD].dropna().astype(str) if INPUT_ERROR_FIELD in raw else pd.Series(dtype=object)
+    found = pd.concat([own, related]) if len(related) else own
+    return found.groupby(level=0).agg("; ".join) if len(found) else found
 
 
 def _read(raw: dict[str, dict], collection: str, schema) -> pd.DataFrame:
