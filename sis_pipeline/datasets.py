@@ -33,6 +33,9 @@ class EntityDatasets(BaseModel):
     fetched: int
     valid: Dataset
     rejected: Dataset
+    # columns a related collection did not deliver for some records (the warehouse keeps their values), and for how many
+    kept_columns: list[str] = []
+    kept_rows: int = 0
 
 
 class StagedRun(BaseModel):

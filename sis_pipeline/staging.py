@@ -1,5 +1,6 @@
 """Datasets handed between steps: Parquet files under a per-run folder, passed on as small handles."""
 
+import json
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -7,6 +8,8 @@ from pathlib import Path
 import orjson
 import pandas as pd
 import pyarrow.parquet as pq
+
+from sis_pipeline.normalize.checks import INPUT_ERROR_FIELD
 
 STAGING_ENV = "SIS_STAGING_DIR"
 ROW_GROUP_ROWS = 100_000
@@ -32,12 +35,33 @@ class RecordWriter:
 
     def write(self, records: list[dict]) -> None:
         if records:
-            self._file.write(b"\n".join(orjson.dumps(record) for record in records) + b"\n")
+            try:
+                lines = [orjson.dumps(record) for record in records]
+            except orjson.JSONEncodeError:
+                lines = [_dumps_any(record) for record in records]
+            self._file.write(b"\n".join(lines) + b"\n")
             self.rows += len(records)
 
     def close(self) -> dict:
         self._file.close()
         return handle(self.path, self.rows)
+
+
+def _dumps_any(record: dict) -> bytes:
+    """A record orjson refuses (a lone surrogate from a JSON escape, an integer past 64 bits) as one line anyway.
+
+    Text that is not valid Unicode cannot be stored; it is written with "?" in its place and the
+    record is marked for rejection, so one bad record never fails the extraction.
+    """
+    try:
+        return orjson.dumps(record)
+    except orjson.JSONEncodeError:
+        text = json.dumps(record, ensure_ascii=False, default=str)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        marked = record | {INPUT_ERROR_FIELD: "text is not valid Unicode (a lone surrogate)"}
+        return json.dumps(marked, ensure_ascii=False, default=str).encode("utf-8", "replace")
 
 
 def read_lines(path: str, wanted: Iterable[int]) -> dict[int, str]:

@@ -9,10 +9,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import sqlalchemy as sa
+import yaml
 from sqlalchemy import func, select
 
 from sis_pipeline.warehouse import create_warehouse_engine
-from sis_pipeline.warehouse.schema import ENTITY_TABLES
+from sis_pipeline.warehouse.schema import ENTITY_TABLES, rejected_records
 
 # warehouse entity -> the simulator's collection that holds its records
 SOURCE_COLLECTION = {
@@ -136,19 +137,40 @@ def manifest(modes: dict[str, str], version: str = "1.1") -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_package(path, files: dict[str, str], modes: dict[str, str], *, as_zip: bool, dirty_encoding: bool = True):
-    """A package as real drops arrive: UTF-8 with a byte-order mark and CRLF line endings."""
+def write_package(
+    path, files: dict[str, str], modes: dict[str, str], *, as_zip: bool, dirty_encoding: bool = True, encoding: str = "utf-8"
+):
+    """A package as real drops arrive: UTF-8 (or `encoding`) with a byte-order mark and CRLF line endings."""
     contents = {"manifest.csv": manifest(modes)} | {f"{name}.csv": text for name, text in files.items()}
-    encode = (lambda text: "\ufeff" + text.replace("\n", "\r\n")) if dirty_encoding else (lambda text: text)
+    bom = "\ufeff" if encoding == "utf-8" else ""
+    encode = (lambda text: bom + text.replace("\n", "\r\n")) if dirty_encoding else (lambda text: text)
     if as_zip:
         with zipfile.ZipFile(path, "w") as archive:
             for name, text in contents.items():
-                archive.writestr(f"export/{name}", encode(text).encode("utf-8"))
+                archive.writestr(f"export/{name}", encode(text).encode(encoding))
     else:
         path.mkdir()
         for name, text in contents.items():
-            (path / name).write_bytes(encode(text).encode("utf-8"))
+            (path / name).write_bytes(encode(text).encode(encoding))
     return path
+
+
+def csv_config(tmp_path, package, **options) -> str:
+    """An integrations.yaml with one OneRoster CSV integration, `springfield`, reading `package`."""
+    config = tmp_path / "integrations.yaml"
+    config.write_text(yaml.safe_dump({"integrations": [
+        {"name": "springfield", "provider": "oneroster_csv", "options": {"path": str(package), **options}},
+    ]}))
+    return config
+
+
+def rejected(url: str) -> dict[str, str]:
+    """The rejected records of every run: source id -> reasons."""
+    engine = create_warehouse_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(select(rejected_records.c.source_id, rejected_records.c.reasons)).all()
+    engine.dispose()
+    return dict(rows)
 
 
 @contextmanager

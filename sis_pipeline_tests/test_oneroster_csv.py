@@ -1,29 +1,13 @@
 """OneRoster CSV drops: bulk and delta files, 1.1 and 1.2 headers, and the dirt real packages carry."""
 
 
-import yaml
 from sqlalchemy import select
 
 from sis_simulators import District
 from sis_simulators.oneroster_csv import Dirt, export_csv_package
 from sis_pipeline.warehouse import create_warehouse_engine
-from sis_pipeline.warehouse.schema import ENTITY_TABLES, rejected_records
-from sis_pipeline_tests.helpers import FILES, USERS, warehouse_counts, write_package
-
-def csv_config(tmp_path, package) -> str:
-    config = tmp_path / "integrations.yaml"
-    config.write_text(yaml.safe_dump({"integrations": [
-        {"name": "springfield", "provider": "oneroster_csv", "options": {"path": str(package)}},
-    ]}))
-    return config
-
-
-def rejected(url: str) -> dict[str, str]:
-    engine = create_warehouse_engine(url)
-    with engine.connect() as conn:
-        rows = conn.execute(select(rejected_records.c.source_id, rejected_records.c.reasons)).all()
-    engine.dispose()
-    return dict(rows)
+from sis_pipeline.warehouse.schema import ENTITY_TABLES
+from sis_pipeline_tests.helpers import FILES, USERS, csv_config, rejected, warehouse_counts, write_package
 
 
 def test_a_dirty_bulk_package_loads_its_good_rows_and_rejects_the_rest_with_reasons(tmp_path, sync, warehouse_url):

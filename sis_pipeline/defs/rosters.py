@@ -89,6 +89,7 @@ def normalized_rosters(
     context.add_output_metadata(
         {f"{entity}_valid": result["valid"]["rows"] for entity, result in entities.items()}
         | {f"{entity}_rejected": result["rejected"]["rows"] for entity, result in entities.items()}
+        | {f"{entity}_kept_columns": dg.MetadataValue.json(result["kept_columns"]) for entity, result in entities.items() if result["kept_columns"]}
     )
     return RosterDatasets(
         integration=name,

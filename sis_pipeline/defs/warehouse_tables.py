@@ -61,6 +61,8 @@ def warehouse_tables(
     name, run_id = context.partition_key, context.run_id
     entities = resolved_rosters.entities
     loaded_entities = [entity for entity in ENTITIES if entity in entities]
+    # columns a related collection did not deliver: the load keeps the warehouse's values (e.g. students' birth_date)
+    kept_columns = {entity: entities[entity].kept_columns for entity in loaded_entities if entities[entity].kept_columns}
     engine = warehouse.engine()
     started = time.perf_counter()
     with recorded_sync_step(engine, run_id, name, resolved_rosters.mode):
@@ -71,7 +73,10 @@ def warehouse_tables(
             full={entity: resolved_rosters.full_load(entity) for entity in loaded_entities},
             run_id=run_id,
             rejected={entity: read_frame(entities[entity].rejected.path) for entity in loaded_entities},
-            counts_extra={"fetched": {entity: entities[entity].fetched for entity in loaded_entities}},
+            counts_extra={
+                "fetched": {entity: entities[entity].fetched for entity in loaded_entities},
+                "kept_columns": kept_columns,
+            },
         )
     staging.mark_loaded(name, resolved_rosters)
     seconds = round(time.perf_counter() - started, 2)
@@ -86,6 +91,8 @@ def warehouse_tables(
                 "mode": staged.mode,
                 "load_duration_s": seconds,
                 "staged_by_run": resolved_rosters.run_id,
+                "kept_columns": dg.MetadataValue.json(staged.kept_columns),
+                "kept_rows": staged.kept_rows,
                 "dagster/row_count": rows[entity],
             },
         )

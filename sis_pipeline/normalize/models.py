@@ -14,13 +14,26 @@ RECORD_STATUSES = ["active", "tobedeleted"]
 ENROLLMENT_ROLES = ["student", "teacher"]
 ENROLLMENT_STATUSES = ["active", "pre-registered", "transferred", "graduated", "inactive"]
 ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
+_MONTH_DAYS = {1: 31, 2: 28, 3: 31, 4: 30, 5: 31, 6: 30, 7: 31, 8: 31, 9: 30, 10: 31, 11: 30, 12: 31}
 
 
 @pa_extensions.register_check_method()
 def real_date(series: pd.Series) -> pd.Series:
-    """ISO-shaped is not enough: 2026-02-30 must fail too."""
-    parsed = pd.to_datetime(series, format="%Y-%m-%d", errors="coerce")
-    return parsed.notna() | series.isna()
+    """ISO-shaped is not enough: 2026-02-30 must fail too.
+
+    Checked by arithmetic, not pandas' datetime64[ns] (which ends in 2262): open-ended end dates like
+    9999-12-31 are real dates. Year 0000 exists in neither Python nor PostgreSQL.
+    """
+    return is_calendar_date(series) | series.isna()
+
+
+def is_calendar_date(series: pd.Series) -> pd.Series:
+    """Whether each `YYYY-MM-DD` string names a day of the Gregorian calendar, years 0001 to 9999."""
+    parts = series.astype("string").str.extract(r"^(\d{4})-(\d{2})-(\d{2})$").astype("float64")
+    year, month, day = parts[0], parts[1], parts[2]
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    month_days = month.map(_MONTH_DAYS) + (leap & (month == 2))
+    return ((year >= 1) & (day >= 1) & (day <= month_days)).fillna(False).astype(bool)
 
 
 class _Record(pa.DataFrameModel):

@@ -14,6 +14,7 @@ import pyarrow as pa
 from sis_pipeline.config import IntegrationConfig
 from sis_pipeline.normalize import values as v
 from sis_pipeline.normalize.models import EXTRA_FIELD_ENTITIES, conform
+from sis_pipeline.normalize.related import Related, not_delivered, unreadable_related
 
 Conversion = Callable[[pd.Series], pd.Series]
 # (conversion, dotted field path in the raw record), or a constant every row shares
@@ -31,6 +32,8 @@ class Normalizer:
     columns: ClassVar[Mapping[str, Mapping[str, Column]]] = {}
     # entity -> the columns computed from more than one field; they replace declared columns of the same name
     derived: ClassVar[Mapping[str, Derivation]] = {}
+    # entity -> nullable columns taken from another collection: kept in the warehouse when it does not come
+    related: ClassVar[Mapping[str, tuple[Related, ...]]] = {}
 
     def normalize(self, entity: str, records: Mapping[str, pd.DataFrame], integration: IntegrationConfig) -> pd.DataFrame:
         """Canonical frame for `entity`, one row per record of its first source, index = record position."""
@@ -50,3 +53,13 @@ class Normalizer:
         """The computed columns of one entity; a SIS whose every record needs one (a wall-clock time) adds it here."""
         derivation = self.derived.get(entity)
         return derivation(raw, records, integration) if derivation else {}
+
+    def not_delivered(
+        self, entity: str, records: Mapping[str, pd.DataFrame], modes: Mapping[str, str]
+    ) -> pd.Series:
+        """Per record, the columns whose related collection did not speak for it (see related.py)."""
+        return not_delivered(self.related.get(entity, ()), records[self.sources[entity][0]], records, modes)
+
+    def unreadable_related(self, entity: str, records: Mapping[str, pd.DataFrame]) -> pd.Series:
+        """Per record, why a related record it joins could not be read (see related.py)."""
+        return unreadable_related(self.related.get(entity, ()), records[self.sources[entity][0]], records)

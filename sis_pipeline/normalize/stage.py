@@ -1,43 +1,66 @@
 """Step 2: raw datasets → canonical, validated frames per entity, with rejected rows kept aside."""
 
+import logging
 import time
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pandas as pd
 
 from sis_pipeline.config import IntegrationConfig
+from sis_pipeline.normalize.checks import INPUT_ERROR_FIELD, MAX_INDEXED_CHARS, input_reasons, repeated_records
 from sis_pipeline.normalize.models import ENTITIES
-from sis_pipeline.normalize.validate import drop_repeated_records, orphan_reasons, validate
+from sis_pipeline.normalize.related import NOT_DELIVERED
+from sis_pipeline.normalize.validate import orphan_reasons, validate
 from sis_pipeline.normalize.records import read_records
 from sis_pipeline.staging import read_lines, write_frame
+
+log = logging.getLogger(__name__)
 
 REJECTED_COLUMNS = ["source_id", "reasons", "payload"]
 
 
-def normalize_integration(integration: IntegrationConfig, normalizer, raw: dict[str, dict], out_dir: Path) -> dict[str, dict]:
-    """Per delivered entity: handles of the valid and rejected datasets, its mode, and the counts a district reads."""
+def normalize_integration(
+    integration: IntegrationConfig, normalizer, raw: dict[str, dict], out_dir: Path, today: date | None = None
+) -> dict[str, dict]:
+    """Per delivered entity: handles of the valid and rejected datasets, its mode, and the counts a district reads.
+
+    `today` is the run's date (UTC by default): a birth date after it is rejected.
+    """
+    today = today or datetime.now(UTC).date()
     frames: dict[str, pd.DataFrame] = {}
     results: dict[str, dict] = {}
     complete_ids: dict[str, pd.Index] = {}  # ids of entities delivered in bulk: references into them can be checked
     delivered = [entity for entity in ENTITIES if normalizer.sources[entity][0] in raw]
+    modes = {collection: handle["mode"] for collection, handle in raw.items()}
     for position, entity in enumerate(delivered):
         started = time.perf_counter()
         sources = normalizer.sources[entity]
         for collection in sources:
             if collection not in frames:
                 frames[collection] = _read(raw, collection, normalizer.schemas[collection])
-        frame = normalizer.normalize(entity, {c: frames[c] for c in sources}, integration)
-        frame, repeated = drop_repeated_records(frame)
-        valid, reasons = validate(entity, frame)
+        records = {c: frames[c] for c in sources}
+        frame = normalizer.normalize(entity, records, integration)
+        reasons = input_reasons(frame, _raw_errors(frames[sources[0]], normalizer.unreadable_related(entity, records)), today)
+        checked, repeated, conflicts = repeated_records(frame.drop(index=reasons.index))
+        valid, invalid = validate(entity, checked)
+        reasons = pd.concat([reasons, conflicts, invalid]).sort_index()
         if entity == "enrollments":
             valid, reasons = _reject_orphans(valid, reasons, complete_ids)
         mode = raw[sources[0]]["mode"]
         if mode == "bulk":  # a rejected record still exists: referring to it is not an orphan
             complete_ids[entity] = pd.Index(frame["source_id"].dropna())
+        kept = normalizer.not_delivered(entity, records, modes).reindex(valid.index)
+        kept_columns = sorted({name for names in kept.dropna().unique() for name in names.split(",")})
+        if kept_columns:
+            log.warning(
+                "%s/%s: %s not delivered for %d records; the warehouse keeps its values",
+                integration.name, entity, ", ".join(kept_columns), kept.notna().sum(),
+            )
         payloads = read_lines(raw[sources[0]]["path"], reasons.index)
         rejected = pd.DataFrame(
             {
-                "source_id": frame.loc[reasons.index, "source_id"].values,
+                "source_id": frame.loc[reasons.index, "source_id"].str.slice(0, MAX_INDEXED_CHARS).values,
                 "reasons": reasons.values,
                 "payload": [payloads[i] for i in reasons.index],
             },
@@ -45,16 +68,25 @@ def normalize_integration(integration: IntegrationConfig, normalizer, raw: dict[
         )
         results[entity] = {
             "mode": mode,
-            "valid": write_frame(out_dir / "valid" / f"{entity}.parquet", valid),
+            "valid": write_frame(out_dir / "valid" / f"{entity}.parquet", valid.assign(**{NOT_DELIVERED: kept})),
             "rejected": write_frame(out_dir / "rejected" / f"{entity}.parquet", rejected),
             "fetched": len(frames[sources[0]]),
             "repeated": repeated,
+            "kept_columns": kept_columns,
+            "kept_rows": int(kept.notna().sum()),
             "seconds": round(time.perf_counter() - started, 3),
         }
         still_needed = {c for later in delivered[position + 1 :] for c in normalizer.sources[later]}
         for collection in set(frames) - still_needed:  # free what no later entity reads
             del frames[collection]
     return results
+
+
+def _raw_errors(raw: pd.DataFrame, related: pd.Series) -> pd.Series:
+    """Why the provider could not trust a raw record, or a related record it joins, where it said so."""
+    own = raw[INPUT_ERROR_FIELD].dropna().astype(str) if INPUT_ERROR_FIELD in raw else pd.Series(dtype=object)
+    found = pd.concat([own, related]) if len(related) else own
+    return found.groupby(level=0).agg("; ".join) if len(found) else found
 
 
 def _read(raw: dict[str, dict], collection: str, schema) -> pd.DataFrame:

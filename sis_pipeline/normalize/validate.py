@@ -8,17 +8,6 @@ from sis_pipeline.normalize.models import MODELS
 MAX_REASONS_PER_ROW = 5
 
 
-def drop_repeated_records(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """The same record served twice (offset paging while data shifts): keep its newest version."""
-    repeated = frame["source_id"].notna() & frame.duplicated("source_id", keep=False)
-    if not repeated.any():
-        return frame, 0
-    ordered = frame.sort_values("source_updated_at", kind="stable", na_position="first")
-    keep = ~ordered["source_id"].notna() | ~ordered.duplicated("source_id", keep="last")
-    kept = ordered[keep].sort_index()
-    return kept, len(frame) - len(kept)
-
-
 def validate(entity: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     """Valid rows (coerced to the model) and, for each rejected row index, why it was rejected."""
     model = MODELS[entity]

@@ -59,6 +59,21 @@ WHERE {_differs(entity, entity, "excluded", "excluded.archived_at IS NOT NULL")}
 """
 
 
+def not_delivered_groups(stage: Table) -> str:
+    """The distinct sets of columns some staged rows did not deliver (see normalize/related.py)."""
+    return f"SELECT DISTINCT not_delivered FROM {stage.name} WHERE not_delivered IS NOT NULL"
+
+
+def keep_not_delivered(table: Table, stage: Table, kept: list[str]) -> str:
+    """Copy the warehouse's values into the staged rows marked `:names`, for the columns named in `kept`."""
+    current = f"FROM {table.name} AS existing WHERE existing.integration = :integration AND existing.source_id = {stage.name}.source_id"
+    assignments = ",\n    ".join(f"{name} = (SELECT existing.{name} {current})" for name in kept)
+    return f"""
+UPDATE {stage.name} SET
+    {assignments}
+WHERE not_delivered = :names AND EXISTS (SELECT 1 {current})"""
+
+
 def count_new(table: Table, stage: Table) -> str:
     return f"""
 SELECT count(*) FROM {stage.name} AS staged

@@ -15,11 +15,12 @@ import pandas as pd
 from sqlalchemy import Column, Connection, Engine, MetaData, Table, Text
 
 from sis_pipeline.normalize.models import ENTITIES, columns
+from sis_pipeline.normalize.related import NOT_DELIVERED
 from sis_pipeline.resolve.identity import IDENTITY_RULE
 from sis_pipeline.warehouse import load_sql, postgres_stage, sqlite_stage
 from sis_pipeline.warehouse.errors import WarehouseLoadError, WarehouseSafetyError
 from sis_pipeline.warehouse.runs import finish_sync_run
-from sis_pipeline.warehouse.schema import ENTITY_TABLES, rejected_records
+from sis_pipeline.warehouse.schema import ENTITY_TABLES, change_columns, rejected_records
 
 _BACKENDS: dict[str, ModuleType] = {"postgresql": postgres_stage, "sqlite": sqlite_stage}
 REJECTED_COLUMNS = ["source_id", "reasons", "payload"]
@@ -115,6 +116,7 @@ def _load_entity(
             raise
         staged += len(frame)
     backend.analyze(conn, stage)
+    _keep_not_delivered(conn, integration, table, stage, params)
 
     if full and staged == 0:
         active = _scalar(conn, load_sql.count_active(table), params)
@@ -139,6 +141,21 @@ def _load_entity(
     )
 
 
+def _keep_not_delivered(conn: Connection, integration: str, table: Table, stage: Table, params: dict) -> None:
+    """Staged cells the SIS did not deliver (a related collection was absent) take the warehouse's values.
+
+    The upsert then sees no change in them: absence never blanks a column. A record the warehouse
+    does not hold yet keeps NULL there.
+    """
+    groups = conn.execute(load_sql.bind(load_sql.not_delivered_groups(stage))).scalars().all()
+    for names in groups:
+        kept = names.split(",")
+        unknown = sorted(set(kept) - set(change_columns(table.name)))
+        if unknown:
+            raise WarehouseLoadError(f"{integration}/{table.name}: not-delivered columns {unknown} are not loadable columns")
+        conn.execute(load_sql.bind(load_sql.keep_not_delivered(table, stage, kept)), params | {"names": names})
+
+
 def _scalar(conn: Connection, sql: str, params: dict) -> int:
     return conn.execute(load_sql.bind(sql), params).scalar_one()
 
@@ -151,6 +168,7 @@ def _stage_table(table: Table) -> Table:
         names.append("student_uid")
         # how the identity step found the uid: written to student_mappings, never to the students table
         decisions.append(Column(IDENTITY_RULE, Text(), nullable=False, info={"stage_only": True}))
+    decisions.append(Column(NOT_DELIVERED, Text(), info={"stage_only": True}))
     return Table(
         f"stage_{table.name}",
         MetaData(),
@@ -165,6 +183,8 @@ def _stage_table(table: Table) -> Table:
 
 
 def _stage_frame(integration: str, entity: str, chunk: pd.DataFrame, stage_columns: list[str]) -> pd.DataFrame:
+    if NOT_DELIVERED not in chunk:  # staged before columns could be marked: every column was delivered
+        chunk = chunk.assign(**{NOT_DELIVERED: None})
     missing = [name for name in ["integration", *stage_columns] if name not in chunk.columns]
     if missing:
         raise WarehouseLoadError(f"{integration}/{entity}: chunk lacks columns {missing}")

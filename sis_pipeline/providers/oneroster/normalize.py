@@ -9,7 +9,7 @@ from sis_pipeline.config import IntegrationConfig
 from sis_pipeline.normalize import values as v
 from sis_pipeline.normalize.normalizer import Normalizer
 from sis_pipeline.normalize.records import REF, REFS, fields
-from sis_pipeline.normalize.related import by_id, joined
+from sis_pipeline.normalize.related import Related, by_id, joined
 
 STRINGS = pa.list_(pa.string())
 _PERSON = {
@@ -190,3 +190,4 @@ class OneRosterNormalizer(Normalizer):
     }
     columns = {entity: {**_RECORD, **entity_columns} for entity, entity_columns in COLUMNS.items()}
     derived = {"students": _students, "teachers": _teachers}
+    related = {"students": (Related("demographics", ("birth_date", "sex"), (v.text, "sourcedId"), (v.text, "sourcedId")),)}

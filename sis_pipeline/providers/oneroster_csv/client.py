@@ -3,6 +3,7 @@
 Bulk files are the entity's complete set (what is gone is archived); delta files carry only changed rows.
 """
 
+import codecs
 import re
 from collections import defaultdict
 from collections.abc import Iterator
@@ -10,12 +11,13 @@ from datetime import datetime
 from pathlib import Path
 
 from sis_pipeline.config import IntegrationConfig
-from sis_pipeline.errors import DataError
+from sis_pipeline.normalize.checks import INPUT_ERROR_FIELD
 from sis_pipeline.providers.common.contract import ProviderBase, refuse_unknown_options
-from sis_pipeline.providers.oneroster_csv.package import CsvPackage, CsvPackageError
+from sis_pipeline.providers.oneroster_csv.package import DEFAULT_ENCODING, MAX_UNCOMPRESSED_BYTES, CsvPackage
 
 PAGE_ROWS = 5000
-KNOWN_OPTIONS = {"path", "extra_fields"}
+KNOWN_OPTIONS = {"path", "extra_fields", "encoding", "max_uncompressed_bytes"}
+USER_ROLES = {"student", "teacher", "administrator", "aide", "guardian", "parent", "relative", "proctor"}
 TEACHER_ROLES = {"teacher"}
 # collection -> the package file it is read from
 FILES = {
@@ -64,14 +66,23 @@ class OneRosterCsvReader(ProviderBase):
             raise ValueError("options.path: required: the package's zip file or folder")
         if not Path(path).exists():
             raise ValueError(f"options.path: {path} does not exist")
+        try:
+            codecs.lookup(integration.options.get("encoding", DEFAULT_ENCODING))
+        except (LookupError, TypeError):
+            raise ValueError(f"options.encoding: {integration.options['encoding']!r} is not an encoding Python knows") from None
+        limit = integration.options.get("max_uncompressed_bytes", MAX_UNCOMPRESSED_BYTES)
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+            raise ValueError(f"options.max_uncompressed_bytes: a positive number of bytes, got {limit!r}")
 
     def __init__(self, integration: IntegrationConfig):
         self.integration = integration
-        try:
-            self.package = CsvPackage(integration.options["path"])
-        except CsvPackageError as exc:
-            raise DataError(str(exc)) from None
+        self.package = CsvPackage(
+            integration.options["path"],
+            encoding=integration.options.get("encoding", DEFAULT_ENCODING),
+            max_uncompressed_bytes=integration.options.get("max_uncompressed_bytes", MAX_UNCOMPRESSED_BYTES),
+        )
         self._roles: dict[str, list[dict]] | None = None
+        self._unreadable_roles: dict[str, str] = {}
 
     def collection_modes(self) -> dict[str, str]:
         return {collection: self.package.mode(file) for collection, file in FILES.items()}
@@ -84,7 +95,7 @@ class OneRosterCsvReader(ProviderBase):
         for row in self.package.rows(file):
             if bulk and not row.get("status"):
                 row["status"] = "active"  # bulk files leave status blank: every row is current
-            record = convert(row, collection)
+            record = self._unreadable(row, file, collection) if self._is_unreadable(row, file) else convert(row, collection)
             if record is not None:
                 page.append(_compact(record))
                 if len(page) >= PAGE_ROWS:
@@ -95,6 +106,26 @@ class OneRosterCsvReader(ProviderBase):
 
     def close(self) -> None:
         self.package.close()
+
+    def _is_unreadable(self, row: dict, file: str) -> bool:
+        if INPUT_ERROR_FIELD in row:
+            return True
+        return file == "users" and row.get("sourcedId") in self._read_roles()[1]
+
+    def _unreadable(self, row: dict, file: str, collection: str) -> dict | None:
+        """A row that cannot be read (or whose role cannot): kept with its id and why, for rejection.
+
+        Its id keeps a full sync from archiving the record. A users row goes to the collection its
+        role names; when the role itself is unreadable, to both students and teachers.
+        """
+        if file == "users":
+            roles = {role["role"] for role in self._roles_of(row)} or {(row.get("role") or "").lower()}
+            if roles & USER_ROLES and not roles & ({"student"} if collection == "students" else TEACHER_ROLES):
+                return None
+        elif file == "orgs" and (row.get("type") or "").lower() not in ("school", ""):
+            return None
+        reason = row.get(INPUT_ERROR_FIELD) or self._unreadable_roles[row.get("sourcedId", "")]
+        return {"sourcedId": row.get("sourcedId"), "status": row.get("status"), INPUT_ERROR_FIELD: reason, "cells": row.get("_cells")}
 
     @staticmethod
     def _common(row: dict) -> dict:
@@ -166,17 +197,22 @@ class OneRosterCsvReader(ProviderBase):
         }
 
     def _roles_of(self, row: dict) -> list[dict]:
-        """1.2 keeps roles in roles.csv; read it once, keyed by user."""
-        if self.package.version != "1.2":
-            return []
+        """1.2 keeps roles in roles.csv, keyed by user."""
+        return self._read_roles()[0].get(row.get("sourcedId", ""), [])
+
+    def _read_roles(self) -> tuple[dict[str, list[dict]], dict[str, str]]:
+        """roles.csv, read once: each user's roles, and why a user's roles row could not be read."""
         if self._roles is None:
             self._roles = defaultdict(list)
-            if self.package.mode("roles") != "absent":
+            if self.package.version == "1.2" and self.package.mode("roles") != "absent":
                 for role in self.package.rows("roles"):
+                    if INPUT_ERROR_FIELD in role:
+                        self._unreadable_roles[role.get("userSourcedId", "")] = role[INPUT_ERROR_FIELD]
+                        continue
                     self._roles[role.get("userSourcedId", "")].append(
                         {**role, "role": (role.get("role") or "").lower(), "roleType": (role.get("roleType") or "").lower()}
                     )
-        return self._roles.get(row.get("sourcedId", ""), [])
+        return self._roles, self._unreadable_roles
 
     def _enrollments(self, row: dict, collection: str) -> dict:
         return self._common(row) | {

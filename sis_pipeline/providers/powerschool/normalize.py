@@ -9,7 +9,7 @@ from sis_pipeline.config import IntegrationConfig
 from sis_pipeline.normalize import values as v
 from sis_pipeline.normalize.normalizer import Normalizer
 from sis_pipeline.normalize.records import fields
-from sis_pipeline.normalize.related import by_id, joined
+from sis_pipeline.normalize.related import Related, by_id, joined
 
 S = pa.string()
 NAME = pa.struct([("first_name", S), ("middle_name", S), ("last_name", S)])
@@ -160,6 +160,8 @@ class PowerSchoolNormalizer(Normalizer):
     }
     columns = {entity: {**_RECORD, **entity_columns} for entity, entity_columns in COLUMNS.items()}
     derived = {"terms": _terms, "sections": _sections, "students": _students, "teachers": _teachers, "enrollments": _enrollments}
+    # A section's title needs its course and cannot be kept (it is required): without courses, sections are rejected.
+    related = {"students": (Related("student_changes", ("source_updated_at",), (v.text, "id"), (v.text, "id")),)}
 
     def derive(
         self, entity: str, raw: pd.DataFrame, records: Mapping[str, pd.DataFrame], integration: IntegrationConfig

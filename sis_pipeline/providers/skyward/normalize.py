@@ -13,7 +13,7 @@ import pyarrow as pa
 from sis_pipeline.config import IntegrationConfig
 from sis_pipeline.normalize import values as v
 from sis_pipeline.normalize.normalizer import Normalizer
-from sis_pipeline.normalize.related import by_id, joined
+from sis_pipeline.normalize.related import Related, by_id, joined
 from sis_pipeline.providers.skyward.objects import COLLECTIONS
 
 SCHEMAS = {
@@ -172,6 +172,15 @@ class QmlativNormalizer(Normalizer):
     }
     columns = {entity: {"status": "active", **entity_columns} for entity, entity_columns in COLUMNS.items()}
     derived = {"sections": _sections, "students": _students, "teachers": _teachers, "enrollments": _enrollments}
+    # Teachers' names come only from Demographics/Name and are required: without it, teachers are rejected.
+    related = {
+        "sections": (Related("courses", ("title",), (id_text, "CourseID"), (id_text, "CourseID")),),
+        "students": (
+            Related("demographics", ("birth_date", "sex"), (id_text, "NameID"), (id_text, "NameID")),
+            Related("entryWithdrawals", ("school_source_id",), (id_text, "StudentID"), (id_text, "StudentID")),
+        ),
+        "enrollments": (Related("classes", ("school_source_id",), (id_text, "SectionID"), (id_text, "SectionID")),),
+    }
 
     def derive(
         self, entity: str, raw: pd.DataFrame, records: Mapping[str, pd.DataFrame], integration: IntegrationConfig
