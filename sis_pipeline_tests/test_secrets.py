@@ -174,3 +174,18 @@ def _served_student(sim, source_id: str) -> dict:
     answer = httpx.get(f"{sim.oneroster_root('1.1')}/students/{source_id}",
                        headers={"Authorization": f"Bearer {token.json()['access_token']}"})
     return answer.json()["user"]
+
+
+def test_a_run_error_is_stored_masked_like_a_log_line(sqlite_url):
+    from sis_pipeline.warehouse import ensure_schema
+    from sis_pipeline.warehouse.runs import finish_sync_run, read_sync_run, start_sync_run
+
+    register_secret("run-error-secret-123")
+    engine = create_warehouse_engine(sqlite_url)
+    ensure_schema(engine)
+    start_sync_run(engine, "run-1", "springfield", "full")
+    finish_sync_run(engine, "run-1", "springfield", "failed", {}, error_class="network",
+                    error="ConnectError calling https://admin:url-pw-456@sis.example.org/x with run-error-secret-123")
+    stored = read_sync_run(engine, "run-1", "springfield")["error"]
+    engine.dispose()
+    assert "url-pw-456" not in stored and "run-error-secret-123" not in stored and "sis.example.org/x" in stored
