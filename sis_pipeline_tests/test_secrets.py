@@ -189,3 +189,19 @@ def test_a_run_error_is_stored_masked_like_a_log_line(sqlite_url):
     stored = read_sync_run(engine, "run-1", "springfield")["error"]
     engine.dispose()
     assert "url-pw-456" not in stored and "run-error-secret-123" not in stored and "sis.example.org/x" in stored
+
+
+def test_private_folders_and_files_are_exactly_0700_and_0600_even_under_a_umask_that_takes_owner_bits(tmp_path):
+    from sis_pipeline.staging import open_private
+
+    target = tmp_path / "staging" / "springfield" / "run-1" / "raw" / "students.ndjson"
+    (tmp_path / "staging").mkdir()
+    old_umask = os.umask(0o277)  # would leave the owner unable to write into a folder it just made
+    try:
+        with open_private(target) as out:
+            out.write(b'{"sourcedId": "stu-1"}\n')
+    finally:
+        os.umask(old_umask)
+    made = [target.parent, target.parent.parent, target.parent.parent.parent]
+    assert {oct(stat.S_IMODE(folder.stat().st_mode)) for folder in made} == {"0o700"}
+    assert oct(stat.S_IMODE(target.stat().st_mode)) == "0o600"
