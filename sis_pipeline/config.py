@@ -42,11 +42,18 @@ class IntegrationConfig(BaseModel):
     @field_validator("base_url", "token_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
+        """An http(s) URL without credentials; the message never repeats the value, which may hold a password."""
         if value is None:
             return value
         parsed = urlparse(value)
+        if "@" in parsed.netloc:
+            raise ValueError(
+                "must not carry credentials (user:password@host): name the environment variables that hold "
+                "them in client_id_env and client_secret_env (the URL is not repeated here because it holds a secret)"
+            )
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise ValueError(f"{value!r} is not an http(s) URL")
+            shown = "the value" if "@" in value else repr(value)  # a mangled user:password@ is not echoed either
+            raise ValueError(f"{shown} is not an http(s) URL")
         return value.rstrip("/")
 
     @field_validator("timezone")
@@ -130,9 +137,11 @@ def load_config(path: str | os.PathLike | None = None, *, env: dict[str, str] | 
     if not isinstance(raw, dict) or not isinstance(raw.get("integrations"), list) or not raw["integrations"]:
         raise ConfigError(f"{source}: expected a top-level 'integrations:' list with at least one integration")
     try:
-        config = PipelineConfig.model_validate(raw)
+        config, problem = PipelineConfig.model_validate(raw), None
     except ValidationError as exc:
-        raise ConfigError(_describe(source, raw, exc)) from None
+        problem = _describe(source, raw, exc)
+    if problem is not None:  # raised outside the handler: no chained error carries the raw input (a URL's password)
+        raise ConfigError(problem)
     for integration in config.integrations:
         _check_integration(source, integration, env)
     return config

@@ -1,4 +1,4 @@
-"""Step 1: every page of every collection, as it arrived, into the run's staging folder."""
+"""Step 1: every page of every collection, as it arrived (less any credential fields), into the run's staging folder."""
 
 import logging
 import time
@@ -6,28 +6,46 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
+from sis_pipeline.providers.common.http import REFUSED
 from sis_pipeline.staging import RecordWriter
 
 log = logging.getLogger(__name__)
 
 
-def extract_collection(provider, collection: str, out_dir: Path, since: datetime | None = None) -> dict:
+def extract_collection(provider, collection: str, out_dir: Path, since: datetime | None = None) -> dict | None:
+    """The collection's staged dataset; None when the SIS refused a collection the provider declares optional."""
     started = time.perf_counter()
-    writer = RecordWriter(out_dir / f"{collection}.ndjson")
+    # credential fields the provider declares (a OneRoster user's `password`) never reach the disk
+    writer = RecordWriter(out_dir / f"{collection}.ndjson", getattr(provider, "secret_fields", ()))
+    refused = None
     try:
         for page in provider.iter_pages(collection, since=since):
             writer.write(page)
+    except REFUSED as error:
+        if collection not in getattr(provider, "optional_collections", ()):
+            raise
+        refused = error
     finally:
         result = writer.close()
+    if refused is not None:
+        writer.path.unlink()
+        log.warning(
+            "%s %s: skipped, the SIS refused this optional enrichment (%s); the sync goes on without it",
+            provider.integration.name, collection, refused,
+        )
+        return None
     result["seconds"] = round(time.perf_counter() - started, 3)
     log.info("%s %s: %d records in %.1fs", provider.integration.name, collection, result["rows"], result["seconds"])
     return result
 
 
-def extract(provider, out_dir: Path, since: datetime | None = None) -> dict[str, dict]:
-    """Handles of the raw datasets of every delivered collection (with its mode), `provider.parallel` at a time."""
+def extract(provider, out_dir: Path, since: datetime | None = None) -> tuple[dict[str, dict], list[str]]:
+    """Handles of the raw datasets of every delivered collection (with its mode), `provider.parallel` at a time,
+    and the optional collections the SIS refused (skipped)."""
     modes = provider.collection_modes()
     delivered = [collection for collection in provider.collections if modes[collection] != "absent"]
     with ThreadPoolExecutor(max_workers=max(1, provider.parallel), thread_name_prefix="extract") as pool:
         futures = {c: pool.submit(extract_collection, provider, c, out_dir, since) for c in delivered}
-        return {collection: future.result() | {"mode": modes[collection]} for collection, future in futures.items()}
+        results = {collection: future.result() for collection, future in futures.items()}
+    handles = {collection: result | {"mode": modes[collection]} for collection, result in results.items() if result is not None}
+    return handles, [collection for collection, result in results.items() if result is None]

@@ -3,12 +3,15 @@
 import logging
 import re
 import threading
+from urllib.parse import urlsplit, urlunsplit
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
 _installed = False
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
 _AUTH_HEADER = re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(?:(?:bearer|basic)\s+)?[^'\"\s,}]+")
+# user:password@ inside any URL (configuration refuses them; a message from a library might still carry one)
+_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@'\"]+@")
 MASK = "***"
 
 
@@ -24,8 +27,17 @@ def redact(text: str) -> str:
     for secret in sorted(_secrets, key=len, reverse=True):
         if secret in text:
             text = text.replace(secret, MASK)
+    text = _URL_CREDENTIALS.sub(lambda m: f"{m.group(1)}{MASK}@", text)
     text = _AUTH_HEADER.sub(lambda m: f"{m.group(1)}{MASK}", text)
     return _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", text)
+
+
+def without_credentials(url: str) -> str:
+    """The URL fit for a message: any `user:password@` part left out."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 def install_log_redaction() -> None:

@@ -4,6 +4,8 @@ Tests import from here, never from each other.
 """
 
 import json
+import socket
+import threading
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,7 +15,7 @@ import yaml
 from sqlalchemy import func, select
 
 from sis_pipeline.warehouse import create_warehouse_engine
-from sis_pipeline.warehouse.schema import ENTITY_TABLES, rejected_records
+from sis_pipeline.warehouse.schema import ENTITY_TABLES, api_calls, rejected_records
 
 # warehouse entity -> the simulator's collection that holds its records
 SOURCE_COLLECTION = {
@@ -189,3 +191,62 @@ def created_database(server_url: str, database: str) -> Iterator[str]:
             )
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{database}"'))
         admin.dispose()
+
+
+class LatePort:
+    """A loopback port that refuses connections (bound, nothing listening) until `open()`, then forwards
+    every connection to `target_port`: a SIS host that comes up a moment late."""
+
+    def __init__(self, target_port: int):
+        self.target_port = target_port
+        self.accepted = 0
+        self._listening = False
+        self._socket = socket.socket()
+        self._socket.bind(("127.0.0.1", 0))
+        self.port = self._socket.getsockname()[1]
+
+    def open(self) -> None:
+        if not self._listening:
+            self._listening = True
+            self._socket.listen()
+            threading.Thread(target=self._accept, daemon=True).start()
+
+    def close(self) -> None:
+        self._socket.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._socket.accept()
+            except OSError:  # closed
+                return
+            self.accepted += 1
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            threading.Thread(target=_pipe, args=(upstream, client), daemon=True).start()
+            threading.Thread(target=_pipe, args=(client, upstream), daemon=True).start()
+
+
+def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for end in (source, sink):
+            try:
+                end.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+def api_calls_to(url: str, path: str) -> list[tuple[int, int | None, str | None]]:
+    """(attempt, status, transport error) of every audited call to `path`, in the order they were made."""
+    engine = create_warehouse_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(api_calls.c.attempt, api_calls.c.status, api_calls.c.error)
+            .where(api_calls.c.path == path).order_by(api_calls.c.called_at, api_calls.c.id)
+        ).all()
+    engine.dispose()
+    return [tuple(row) for row in rows]

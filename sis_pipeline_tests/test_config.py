@@ -87,3 +87,34 @@ def test_missing_file_and_empty_list(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "nope.yaml", env=ENV)
     assert "at least one integration" in refusal(tmp_path, "integrations: []")
+
+
+@pytest.mark.parametrize("field", ["base_url", "token_url"])
+def test_a_url_with_credentials_is_refused_and_the_password_shows_nowhere(tmp_path, field, capsys):
+    import traceback
+
+    from sis_pipeline.cli import main
+
+    password = "Pa55-w0rd-in-a-url"
+    url = f"https://district-admin:{password}@sis.example.org/ims/oneroster/v1p1"
+    text = GOOD.replace(f"    {field}: https://sis.example.org/", f"    {field}: https://district-admin:{password}@sis.example.org/", 1)
+    assert password in text and url.split("/ims")[0] in text
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text), env=ENV)
+    error = caught.value
+    message = str(error)
+    assert "integration 'springfield'" in message and f"field '{field}'" in message and "credentials" in message
+    shown = [message, repr(error), "".join(traceback.format_exception(error))]
+    chained = error.__cause__ or error.__context__
+    assert chained is None  # no chained validation error holding the raw input
+    assert not any(password in text or "district-admin" in text for text in shown)
+
+    # the command line says the same, and nothing else
+    assert main(["sync", "--config", str(tmp_path / "integrations.yaml"), "--json"]) == 2
+    printed = capsys.readouterr()
+    assert "credentials" in printed.err and password not in printed.err + printed.out
+
+
+def test_a_mangled_url_holding_an_at_sign_is_not_echoed(tmp_path):
+    message = refusal(tmp_path, GOOD.replace("https://sis.example.org/oauth/token", "sis.example.org:hunter2@x"))
+    assert "field 'token_url'" in message and "hunter2" not in message

@@ -1,5 +1,6 @@
 """PowerSchool against its simulator: every record once, whatever quirks the answers carry."""
 
+import logging
 import uuid
 
 import pandas as pd
@@ -105,3 +106,54 @@ def test_naive_local_times_round_trip_across_dst():
     assert [t.strftime("%H:%M") for t in utc] == ["07:59", "08:00", "05:30", "08:30"]
     back = utc.dt.tz_convert("America/Chicago").dt.strftime("%Y-%m-%d %H:%M:%S")
     assert back.tolist() == wall.tolist()
+
+
+def student_modification_times(url: str) -> dict:
+    engine = create_warehouse_engine(url)
+    table = ENTITY_TABLES["students"]
+    with engine.connect() as conn:
+        times = dict(conn.execute(select(table.c.source_id, table.c.source_updated_at)).all())
+    engine.dispose()
+    return times
+
+
+@pytest.fixture
+def schema_tables_refused(powerschool):
+    powerschool.update_settings(schema_table_access=False)
+    yield powerschool
+    powerschool.update_settings(schema_table_access=True)
+
+
+def test_schema_tables_refused_cost_one_warning_and_keep_the_modification_times(
+    powerschool, tmp_path, monkeypatch, sync, postgres_url, caplog
+):
+    config = ps_config(tmp_path, monkeypatch, powerschool)
+    first = sync(config, postgres_url)
+    assert first["status"] == "success" and first["api"]["enrichments_skipped"] == 0
+    before = student_modification_times(postgres_url)
+    assert None not in before.values()
+
+    powerschool.update_settings(schema_table_access=False)
+    try:
+        with caplog.at_level(logging.WARNING):
+            second = sync(config, postgres_url)
+    finally:
+        powerschool.update_settings(schema_table_access=True)
+    assert second["status"] == "success", second
+    assert second["api"]["enrichments_skipped"] == 1
+    assert warehouse_counts(postgres_url) == powerschool_totals(powerschool)
+    # not knowing when students changed is no change: nothing rewritten, the old times kept
+    assert sum(c["inserted"] + c["updated"] for c in second["entities"].values()) == 0
+    assert student_modification_times(postgres_url) == before
+    skipped = [r.getMessage() for r in caplog.records if "optional enrichment" in r.getMessage()]
+    assert len(skipped) == 1 and "student_changes" in skipped[0] and "HTTP 403" in skipped[0]
+
+
+def test_a_first_sync_without_schema_tables_loads_every_student_without_a_modification_time(
+    schema_tables_refused, tmp_path, monkeypatch, sync, sqlite_url
+):
+    result = sync(ps_config(tmp_path, monkeypatch, schema_tables_refused), sqlite_url)
+    assert result["status"] == "success", result
+    assert result["api"]["enrichments_skipped"] == 1
+    assert warehouse_counts(sqlite_url) == powerschool_totals(schema_tables_refused)
+    assert set(student_modification_times(sqlite_url).values()) == {None}

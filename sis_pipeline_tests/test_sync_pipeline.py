@@ -180,7 +180,7 @@ def test_every_api_call_of_a_run_is_in_the_audit_trail(district, write_config, s
     with engine.connect() as conn:
         calls = conn.execute(select(api_calls).where(api_calls.c.run_id == result["run_id"])).all()
     engine.dispose()
-    token_requests = 1
-    assert len(calls) == served - token_requests  # every API call, nothing else
+    assert len(calls) == served  # every call, the token request included, nothing else
+    assert [call.path for call in calls if call.method == "POST"] == ["/oauth/token"]
     assert all(call.status == 200 and call.attempt == 1 and call.bytes > 0 for call in calls)
     assert any("/enrollments?limit=100&offset=0" in call.path for call in calls)

@@ -69,6 +69,12 @@ def _oauth_error(error: str, status: int, description: str) -> JSONResponse:
     return JSONResponse({"error": error, "error_description": description}, status_code=status, headers=headers)
 
 
+def refused_token_request(status: int, description: str, headers: dict[str, str]) -> JSONResponse:
+    """A token request turned away for now (RFC 6749's `temporarily_unavailable`), as a fault injects it."""
+    body = {"error": "temporarily_unavailable", "error_description": description}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
 async def token_endpoint(request: Request, settings: SimulatorSettings, tokens: TokenStore) -> JSONResponse:
     body = (await request.body()).decode("utf-8", errors="replace")
     form = {key: values[0] for key, values in parse_qs(body).items()}

@@ -1,9 +1,11 @@
 """Switchable, reproducible faults for the OneRoster API, so an operator can rehearse a bad night.
 
-Faults meet OneRoster API requests only (list and single-record GETs), never the token endpoint
-or /admin. Which request meets which random fault follows `random.Random(fault_seed)`, drawn in a
-fixed order for every API request, so the same sequence of requests meets the same faults.
-Changing the fault settings or resetting the simulator starts that schedule again from the seed.
+Faults meet OneRoster API requests only (list and single-record GETs), never /admin; the token
+endpoint meets only its own fault, `token_refusals` (the next N token requests refused with
+`token_refusal_status`), counted apart so it never shifts the API requests' schedule. Which request
+meets which random fault follows `random.Random(fault_seed)`, drawn in a fixed order for every API
+request, so the same sequence of requests meets the same faults. Changing the fault settings or
+resetting the simulator starts that schedule again from the seed.
 """
 
 import asyncio
@@ -27,10 +29,12 @@ COUNTS = ("throttle_burst_every", "revoke_tokens_after", "expire_tokens_every", 
 DURATIONS = ("retry_after_seconds", "slow_page_seconds")
 RETRY_AFTER_STYLES = ("seconds", "http_date")
 SERVER_ERROR_STATUSES = (500, 502, 503)
+# What a refused token request is answered: a gateway's 5xx, or 429 with the burst's Retry-After.
+TOKEN_REFUSAL_STATUSES = (429, *SERVER_ERROR_STATUSES)
 STRICT_WINDOW_SECONDS = 60.0
 COUNTERS = (
     "server_errors", "throttled", "token_revocations", "tokens_expired",
-    "connection_resets", "truncated_pages", "slow_pages", "rate_limit_violations",
+    "connection_resets", "truncated_pages", "slow_pages", "rate_limit_violations", "token_refusals",
 )
 # SO_LINGER on with a zero timeout: closing sends a TCP reset instead of an orderly FIN.
 _RESET_ON_CLOSE = struct.pack("ii", 1, 0)
@@ -64,6 +68,8 @@ class FaultSettings:
     slow_page_rate: float = _setting(0.0, "fraction of API requests answered only after slow_page_seconds")
     slow_page_seconds: float = _setting(5.0, "how long a slow page takes")
     strict_requests_per_minute: int = _setting(0, "refuse 429 beyond this many API requests in any 60 seconds (0: off)")
+    token_refusals: int = _setting(0, "refuse the next N token requests with token_refusal_status (0: off)")
+    token_refusal_status: int = _setting(503, "status of a refused token request: 429 (with Retry-After), 500, 502 or 503")
     fault_seed: int = _setting(7, "seed of the fault schedule: the same seed, the same faults")
 
     def __post_init__(self):
@@ -82,6 +88,11 @@ class FaultSettings:
             value = getattr(self, name)
             if not _is_number(value) or value < 0:
                 raise ValueError(f"faults.{name} must be a number of seconds >= 0, got {value!r}")
+        if not _is_whole(self.token_refusals) or self.token_refusals < 0:
+            raise ValueError(f"faults.token_refusals must be a whole number of requests >= 0 (0 is off), got {self.token_refusals!r}")
+        if self.token_refusal_status not in TOKEN_REFUSAL_STATUSES:
+            statuses, status = TOKEN_REFUSAL_STATUSES, self.token_refusal_status
+            raise ValueError(f"faults.token_refusal_status must be one of {statuses}, got {status!r}")
         length = self.throttle_burst_length
         if not _is_whole(length) or length < 1:
             raise ValueError(f"faults.throttle_burst_length must be a positive whole number, got {length!r}")
@@ -151,6 +162,9 @@ class FaultInjector:
         self.api_requests = 0
         self.first_request_at: float | None = None
         self.last_request_at: float | None = None
+        self.token_requests = 0
+        self.first_token_request_at: float | None = None
+        self.last_token_request_at: float | None = None
         self._admitted_starts.clear()
         self._restart(self._faults)
 
@@ -161,6 +175,7 @@ class FaultInjector:
         self._successes = 0
         self._revoked = False
         self._token_uses: Counter[str] = Counter()
+        self._tokens_refused = 0
 
     def plan(self, faults: FaultSettings, serves_list: bool) -> RequestFaults:
         """The faults the next API request meets; `faults` are the settings in force."""
@@ -197,6 +212,22 @@ class FaultInjector:
             self.counts["slow_pages"] += 1
         truncate = serves_list and draws["truncated_page_rate"] < faults.truncated_page_rate
         return RequestFaults(delay_seconds=faults.slow_page_seconds if slow else 0.0, truncate=truncate)
+
+    def plan_token(self, faults: FaultSettings) -> Refusal | None:
+        """The refusal the next token request meets, if any; `faults` are the settings in force."""
+        now = time.time()
+        self.token_requests += 1
+        self.first_token_request_at = self.first_token_request_at or now
+        self.last_token_request_at = now
+        if faults is not self._faults:
+            self._restart(faults)
+        if self._tokens_refused >= faults.token_refusals:
+            return None
+        self._tokens_refused += 1
+        self.counts["token_refusals"] += 1
+        if faults.token_refusal_status == 429:
+            return self._throttled(faults.retry_after_seconds, "too many token requests", now).refusal
+        return Refusal(faults.token_refusal_status, "the authorisation server is unavailable", {})
 
     def _throttled(self, wait: float, description: str, now: float) -> RequestFaults:
         retry_after = retry_after_value(wait, self._faults.retry_after_style, now)
@@ -247,9 +278,12 @@ class FaultInjector:
         return response
 
     def stats(self) -> dict:
-        """Counts of injected faults, and the API requests seen (Unix times of the first and last)."""
+        """Counts of injected faults, and the API and token requests seen (Unix times of the first and last)."""
         requests = {"count": self.api_requests, "first_at": self.first_request_at, "last_at": self.last_request_at}
-        return {**self.counts, "api_requests": requests}
+        token_requests = {
+            "count": self.token_requests, "first_at": self.first_token_request_at, "last_at": self.last_token_request_at,
+        }
+        return {**self.counts, "api_requests": requests, "token_requests": token_requests}
 
 
 async def reset_connection(request: Request) -> Response:
@@ -275,7 +309,7 @@ def add_fault_options(parser: ArgumentParser) -> None:
     defaults = FaultSettings()
     for setting in fields(FaultSettings):
         default = getattr(defaults, setting.name)
-        choices = RETRY_AFTER_STYLES if setting.name == "retry_after_style" else None
+        choices = {"retry_after_style": RETRY_AFTER_STYLES, "token_refusal_status": TOKEN_REFUSAL_STATUSES}.get(setting.name)
         help_text = f"{setting.metadata['help']}; default {default}"
         group.add_argument(_option(setting.name), type=setting.type, choices=choices, default=default, help=help_text)
 

@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from sis_simulators.admin import admin_routes
-from sis_simulators.auth import TokenStore, bearer_token, token_endpoint
+from sis_simulators.auth import TokenStore, bearer_token, refused_token_request, token_endpoint
 from sis_simulators.district import District
 from sis_simulators.faults import FaultInjector, reset_connection
 from sis_simulators.filters import FilterError, parse_filter
@@ -183,6 +183,8 @@ def create_oneroster_app(district: District, settings: SimulatorSettings | None 
 
     async def issue_token(request: Request) -> Response:
         state.requests[state.settings.token_path] += 1
+        if refusal := state.faults.plan_token(state.settings.faults):
+            return refused_token_request(*refusal)
         if state.settings.flavour == "infinite_campus":
             if refused := await infinite_campus.require_app_name(request, state.settings.app_name):
                 return refused

@@ -117,7 +117,8 @@ def test_defaults_inject_nothing_and_stats_count_api_requests_only(sim, client):
         "server_error_rate": 0.0, "throttle_burst_every": 0, "throttle_burst_length": 3,
         "retry_after_seconds": 1.0, "retry_after_style": "seconds", "revoke_tokens_after": 0,
         "expire_tokens_every": 0, "connection_reset_rate": 0.0, "truncated_page_rate": 0.0,
-        "slow_page_rate": 0.0, "slow_page_seconds": 5.0, "strict_requests_per_minute": 0, "fault_seed": 7,
+        "slow_page_rate": 0.0, "slow_page_seconds": 5.0, "strict_requests_per_minute": 0,
+        "token_refusals": 0, "token_refusal_status": 503, "fault_seed": 7,
     }
     before = time.time()
     assert list_outcomes(client, sim, 4) == ["ok"] * 4
@@ -127,9 +128,10 @@ def test_defaults_inject_nothing_and_stats_count_api_requests_only(sim, client):
 
     counts = fault_counts(sim)
     requests = counts.pop("api_requests")
+    assert counts.pop("token_requests")["count"] == 2  # the client's token and the check's
     assert counts == dict.fromkeys((
         "server_errors", "throttled", "token_revocations", "tokens_expired",
-        "connection_resets", "truncated_pages", "slow_pages", "rate_limit_violations",
+        "connection_resets", "truncated_pages", "slow_pages", "rate_limit_violations", "token_refusals",
     ), 0)
     assert requests["count"] == 5
     assert before <= requests["first_at"] < requests["last_at"] <= after
@@ -145,6 +147,8 @@ def test_fault_settings_change_in_part_and_bad_ones_change_nothing(sim):
         {"faults": {"server_error_rate": 1.5}},
         {"faults": {"throttle_burst_every": 2}},  # not longer than the default burst of 3
         {"faults": {"retry_after_style": "minutes"}},
+        {"faults": {"token_refusal_status": 404}},
+        {"faults": {"token_refusals": -1}},
         {"faults": {"no_such_fault": 1}},
         {"faults": 0.5},
         {"paging_headers": "none", "faults": {"slow_page_rate": -1}},
@@ -163,6 +167,7 @@ def test_reset_zeroes_the_fault_counters_but_keeps_the_faults(sim, client):
     sim.reset()
     counts = fault_counts(sim)
     assert counts.pop("api_requests") == {"count": 0, "first_at": None, "last_at": None}
+    assert counts.pop("token_requests") == {"count": 0, "first_at": None, "last_at": None}
     assert set(counts.values()) == {0}
     assert list_outcomes(client, sim, 1) == ["server_error"]
     assert fault_counts(sim)["server_errors"] == 1
@@ -340,6 +345,41 @@ def test_each_token_expires_after_n_api_requests_even_between_pages(sim, client)
     sim.update_settings(faults={"expire_tokens_every": 0})
     with authorised_client(sim) as unlimited:
         assert list_outcomes(unlimited, sim, 10) == ["ok"] * 10
+
+
+# --- The token endpoint: refused N times, then open ---------------------------------------------
+
+
+def test_token_refusals_answer_the_next_n_token_requests_503_then_issue_tokens(sim):
+    sim.update_settings(faults={"token_refusals": 2})
+    answers = [token_response(sim) for _ in range(3)]
+    assert [answer.status_code for answer in answers] == [503, 503, 200]
+    assert answers[0].json()["error"] == "temporarily_unavailable"
+    assert "retry-after" not in answers[0].headers
+    counts = fault_counts(sim)
+    assert counts["token_refusals"] == 2 and counts["token_requests"]["count"] == 3
+    assert counts["api_requests"]["count"] == 0  # the API requests' schedule is untouched
+    with authorised_client(sim, answers[2].json()["access_token"]) as issued:
+        assert list_outcomes(issued, sim, 2) == ["ok"] * 2
+
+
+def test_a_token_refusal_can_be_429_with_the_bursts_retry_after(sim):
+    sim.update_settings(faults={"token_refusals": 1, "token_refusal_status": 429, "retry_after_seconds": 2})
+    throttled, issued = token_response(sim), token_response(sim)
+    assert (throttled.status_code, throttled.headers["retry-after"], issued.status_code) == (429, "2", 200)
+    stats = fault_counts(sim)["token_requests"]
+    assert stats["count"] == 2 and stats["first_at"] <= stats["last_at"]
+
+
+def test_token_refusals_start_again_when_the_faults_change_or_the_simulator_resets(sim):
+    sim.update_settings(faults={"token_refusals": 1})
+    assert [token_response(sim).status_code for _ in range(2)] == [503, 200]
+    sim.reset()
+    assert [token_response(sim).status_code for _ in range(2)] == [503, 200]
+    sim.update_settings(faults={"token_refusal_status": 502})
+    assert [token_response(sim).status_code for _ in range(2)] == [502, 200]
+    sim.update_settings(faults={"token_refusals": 0})
+    assert token_response(sim).status_code == 200
 
 
 # --- Schedule and command line ----------------------------------------------------------------

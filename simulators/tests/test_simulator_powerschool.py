@@ -325,6 +325,18 @@ def test_tables_without_transaction_date_refuse_a_delta(client):
     assert client.get("/ws/schema/table/nonsense", params={"projection": "*"}).status_code == 404
 
 
+def test_a_plugin_without_schema_table_access_is_refused_403_there_and_served_elsewhere(sim, client):
+    sim.update_settings(schema_table_access=False)
+    for path in ("/ws/schema/table/students", "/ws/schema/table/students/count", "/ws/schema/table/cc"):
+        refused = client.get(path, params={"projection": "dcid,transaction_date"})
+        assert refused.status_code == 403, path
+        assert refused.json() == {"message": "Request is for a resource the user is not allowed to access"}
+    assert count(client, "/ws/v1/district/student") == STUDENTS  # /ws/v1 keeps working
+
+    sim.update_settings(schema_table_access=True)
+    assert get_json(client, "/ws/schema/table/students/count") == {"count": STUDENTS}
+
+
 def test_withdraw_reid_remove_and_restore_show_everywhere(sim, client):
     sim.apply_changes([{"op": "withdraw", "id": 1_000_005, "exit_date": "2026-11-02", "enroll_status": "T"}])
     student = get_json(client, "/ws/v1/student/1000005", expansions="school_enrollment")["student"]

@@ -8,6 +8,7 @@ from sis_pipeline.defs.resources import StagingResource, WarehouseResource
 from sis_pipeline.defs.rosters import normalized_rosters, raw_rosters, resolved_rosters
 from sis_pipeline.defs.sensors import token_health_sensor
 from sis_pipeline.defs.warehouse_tables import warehouse_tables
+from sis_pipeline.staging import keep_runs
 
 ROSTER_ASSETS = [raw_rosters, normalized_rosters, resolved_rosters, warehouse_tables]
 
@@ -24,7 +25,7 @@ def roster_assets(config: PipelineConfig) -> list[dg.AssetsDefinition]:
 
 def build_resources(config: PipelineConfig, warehouse_url: str = "", staging_dir: str = "") -> dict:
     """The resources every run uses; the configuration is handed on as the parsed, validated value."""
-    staging = StagingResource(root=staging_dir)
+    staging = StagingResource(root=staging_dir, keep_runs=keep_runs())
     return {
         "integrations": config,
         "warehouse": WarehouseResource(url=warehouse_url),

@@ -21,7 +21,6 @@ class StagedDatasetIOManager(dg.ConfigurableIOManager):
 
     def handle_output(self, context: dg.OutputContext, obj: StagedRun) -> None:
         path = self.staging.handle_path(context.asset_partition_key, context.asset_key.to_python_identifier())
-        path.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(path, json.dumps({"type": type(obj).__name__, **obj.model_dump(mode="json")}, indent=1))
         context.add_output_metadata({"staged_by_run": obj.run_id})
 

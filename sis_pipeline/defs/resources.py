@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from sis_pipeline.config import IntegrationConfig
 from sis_pipeline.datasets import StagedRun
 from sis_pipeline.providers.common.registry import provider_class
-from sis_pipeline.staging import staging_root
+from sis_pipeline.staging import DEFAULT_KEEP_RUNS, PRIVATE_FILE_MODE, private_dir, staging_root
 from sis_pipeline.token_cipher import token_cipher
 from sis_pipeline.warehouse.engine import create_warehouse_engine, warehouse_url
 from sis_pipeline.warehouse.schema import ensure_schema
@@ -24,8 +24,10 @@ LOADED_HANDLE = "loaded_by_warehouse"
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Readers see the old file or the new one, never half of one."""
+    """Readers see the old file or the new one, never half of one; it is the pipeline user's alone (0600)."""
+    private_dir(path.parent)
     with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as tmp:
+        os.fchmod(tmp.fileno(), PRIVATE_FILE_MODE)
         tmp.write(text)
     os.replace(tmp.name, path)
 
@@ -47,10 +49,13 @@ class WarehouseResource(dg.ConfigurableResource):
 
 
 class StagingResource(dg.ConfigurableResource):
-    """Where steps leave datasets for the next step (`SIS_STAGING_DIR`, else `.data/staging`)."""
+    """Where steps leave datasets for the next step (`SIS_STAGING_DIR`, else `.data/staging`).
+
+    `keep_runs` run folders per integration are kept (`SIS_STAGING_KEEP_RUNS` when built from the environment).
+    """
 
     root: str = ""
-    keep_runs: int = 3
+    keep_runs: int = DEFAULT_KEEP_RUNS
 
     def integration_dir(self, integration: str) -> Path:
         return Path(self.root or staging_root()) / integration
@@ -65,7 +70,6 @@ class StagingResource(dg.ConfigurableResource):
     def mark_loaded(self, integration: str, loaded: StagedRun) -> None:
         """Remember what the warehouse last loaded, so retention keeps the newest successful run's files."""
         path = self.handle_path(integration, LOADED_HANDLE)
-        path.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(path, json.dumps({"type": type(loaded).__name__, **loaded.model_dump(mode="json")}, indent=1))
 
     def prune(self, integration: str, current_run_id: str) -> int:

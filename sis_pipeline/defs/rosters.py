@@ -50,7 +50,7 @@ def raw_rosters(
         provider = open_provider(integrations.integration(name), warehouse)
         started = time.perf_counter()
         try:
-            collections = extract(provider, staging.run_dir(name, run_id) / "raw")
+            collections, skipped = extract(provider, staging.run_dir(name, run_id) / "raw")
             api = provider.api_stats()
         finally:
             provider.close()
@@ -58,6 +58,7 @@ def raw_rosters(
     context.add_output_metadata(
         {f"fetched_{collection}": handle["rows"] for collection, handle in collections.items()}
         | {f"api_{key}": value for key, value in api.items()}
+        | {"api_enrichments_skipped": len(skipped)}
         | {"duration_s": round(time.perf_counter() - started, 2)}
     )
     return RawRosters(

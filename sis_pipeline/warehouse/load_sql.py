@@ -9,6 +9,13 @@ from sqlalchemy import DateTime, Table, TextClause, bindparam, text
 from sis_pipeline.warehouse.schema import change_columns
 
 TOBEDELETED = "'tobedeleted'"
+# A SIS that cannot say this time when a record changed (PowerSchool without schema-table access) keeps
+# the time it said before: not knowing is no change, and must not rewrite every row of a district.
+KEPT_WHEN_UNKNOWN = ("source_updated_at",)
+
+
+def _incoming(name: str, current: str, incoming: str) -> str:
+    return f"COALESCE({incoming}.{name}, {current}.{name})" if name in KEPT_WHEN_UNKNOWN else f"{incoming}.{name}"
 
 
 def bind(sql: str) -> TextClause:
@@ -21,7 +28,9 @@ def bind(sql: str) -> TextClause:
 
 def _differs(entity: str, current: str, incoming: str, incoming_archived: str) -> str:
     """True when a row must be written: a tracked column changed, or its archived state flips."""
-    column_changes = [f"{current}.{name} IS DISTINCT FROM {incoming}.{name}" for name in change_columns(entity)]
+    column_changes = [
+        f"{current}.{name} IS DISTINCT FROM {_incoming(name, current, incoming)}" for name in change_columns(entity)
+    ]
     archive_flip = f"({current}.archived_at IS NOT NULL) <> ({incoming_archived})"
     return "\n     OR ".join([*column_changes, archive_flip])
 
@@ -39,7 +48,7 @@ def upsert(table: Table, stage: Table) -> str:
     updated_columns = change_columns(entity)
     assignments = ",\n    ".join(
         [
-            *(f"{name} = excluded.{name}" for name in updated_columns),
+            *(f"{name} = {_incoming(name, entity, 'excluded')}" for name in updated_columns),
             "updated_at = excluded.updated_at",
             f"archived_at = CASE WHEN excluded.archived_at IS NULL THEN NULL "
             f"ELSE COALESCE({entity}.archived_at, excluded.archived_at) END",

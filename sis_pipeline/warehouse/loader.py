@@ -19,11 +19,11 @@ from sis_pipeline.normalize.related import NOT_DELIVERED
 from sis_pipeline.resolve.identity import IDENTITY_RULE
 from sis_pipeline.warehouse import load_sql, postgres_stage, sqlite_stage
 from sis_pipeline.warehouse.errors import WarehouseLoadError, WarehouseSafetyError
+from sis_pipeline.warehouse.rejections import write_rejected
 from sis_pipeline.warehouse.runs import finish_sync_run
-from sis_pipeline.warehouse.schema import ENTITY_TABLES, change_columns, rejected_records
+from sis_pipeline.warehouse.schema import ENTITY_TABLES, change_columns
 
 _BACKENDS: dict[str, ModuleType] = {"postgresql": postgres_stage, "sqlite": sqlite_stage}
-REJECTED_COLUMNS = ["source_id", "reasons", "payload"]
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def load_integration(
         backend = _BACKENDS[conn.dialect.name]
         backend.lock_integration(conn, integration)
         # Rejections first: a full sync must not archive a row that was listed but rejected.
-        rejected_counts = _write_rejected(conn, backend, integration, run_id, rejected or {}, now)
+        rejected_counts = write_rejected(conn, backend, integration, run_id, rejected or {}, now)
         counts = {
             entity: _load_entity(
                 conn, backend, integration, entity, chunks, full=full if isinstance(full, bool) else full[entity], params=params
@@ -199,20 +199,3 @@ def _stage_frame(integration: str, entity: str, chunk: pd.DataFrame, stage_colum
     if "source_updated_at" in frame:
         frame = frame.assign(source_updated_at=pd.to_datetime(frame["source_updated_at"], utc=True, format="ISO8601"))
     return frame
-
-
-def _write_rejected(
-    conn: Connection,
-    backend: ModuleType,
-    integration: str,
-    run_id: str,
-    rejected: Mapping[str, pd.DataFrame],
-    now: datetime,
-) -> dict[str, int]:
-    for entity, frame in rejected.items():
-        if len(frame):
-            records = frame[REJECTED_COLUMNS].assign(
-                run_id=run_id, integration=integration, entity=entity, rejected_at=pd.Timestamp(now)
-            )
-            backend.copy_frame(conn, rejected_records, records)
-    return {entity: len(frame) for entity, frame in rejected.items()}

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
+from sis_pipeline.redact import redact
 from sis_pipeline.warehouse.schema import SYNC_RUN_STATUSES, sync_runs
 
 MAX_ERROR_CHARS = 4000
@@ -55,7 +56,7 @@ def finish_sync_run(
             ended_at=datetime.now(UTC),
             counts=dict(counts),
             error_class=error_class,
-            error=error[:MAX_ERROR_CHARS] if error else error,
+            error=redact(error)[:MAX_ERROR_CHARS] if error else error,  # masked like a log line: it is read as widely
         )
     )
     if result.rowcount != 1:

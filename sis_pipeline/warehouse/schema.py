@@ -144,6 +144,8 @@ sync_runs = Table(
 rejected_records = Table(
     "rejected_records",
     metadata,
+    # One row per distinct rejection (entity, source id, reasons, payload: its `fingerprint`); a run that
+    # rejects it again moves `run_id` and `rejected_at` on. Kept SIS_REJECTED_RETENTION_DAYS after it was last seen.
     # SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
     Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
     Column("run_id", String(), nullable=False),
@@ -153,7 +155,12 @@ rejected_records = Table(
     Column("reasons", Text(), nullable=False),
     Column("payload", Text()),
     Column("rejected_at", DateTime(timezone=True), nullable=False),
+    Column("first_rejected_at", DateTime(timezone=True), nullable=False),
+    Column("times_rejected", Integer(), nullable=False),
+    Column("fingerprint", String(), nullable=False),
     Index("ix_rejected_records_run", "run_id", "integration", "entity", "source_id"),
+    Index("ux_rejected_records_fingerprint", "integration", "fingerprint", unique=True),
+    Index("ix_rejected_records_last_seen", "integration", "rejected_at"),
 )
 
 

@@ -2,7 +2,8 @@
 
 /ws/v1 serves schools, students, staff, sections, courses, terms and section rosters in
 PowerSchool's envelopes with page/pagesize paging and /count companions; /ws/schema/table serves
-table rows with `transaction_date` deltas. Every /ws call needs the plugin's Bearer token except
+table rows with `transaction_date` deltas, or 403 to a plugin without access to them
+(`schema_table_access`). Every /ws call needs the plugin's Bearer token except
 /ws/v1/time, and may be throttled.
 """
 
@@ -33,6 +34,8 @@ DISTRICT_RESOURCES = ("school", "student")
 SCHOOL_RESOURCES = ("student", "section", "staff", "course", "term")
 SINGLE_RESOURCES = ("school", "student", "section", "staff")
 THROTTLED_STAT = "throttled"
+# PowerSchool's answer to a plugin whose plugin.xml lacks the table's access request
+SCHEMA_ACCESS_REFUSED = "Request is for a resource the user is not allowed to access"
 
 
 @dataclass
@@ -120,7 +123,13 @@ def metadata(request: Request, state: PowerSchoolState) -> dict:
     return {"metadata": state.settings.metadata()}
 
 
+def _check_schema_access(state: PowerSchoolState) -> None:
+    if not state.settings.schema_table_access:
+        raise ApiError(403, SCHEMA_ACCESS_REFUSED)
+
+
 def schema_page(request: Request, state: PowerSchoolState) -> dict:
+    _check_schema_access(state)
     table = schema_table(request.path_params["table"])
     columns = projection(table, request.query_params.get("projection"))
     record_filter = change_filter(table, request.query_params.get("q"), state.settings)
@@ -131,6 +140,7 @@ def schema_page(request: Request, state: PowerSchoolState) -> dict:
 
 
 def schema_count(request: Request, state: PowerSchoolState) -> dict:
+    _check_schema_access(state)
     table = schema_table(request.path_params["table"])
     record_filter = change_filter(table, request.query_params.get("q"), state.settings)
     total, _ = state.roster.page(table.source, 0, 0, record_filter)

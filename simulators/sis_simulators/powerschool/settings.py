@@ -46,6 +46,9 @@ class PowerSchoolSettings(LocalTimeSettings):
     whenmodified_lags: bool = True
     # Minimum seconds between API requests of the plugin; 0 switches throttling off.
     min_request_interval: float = 0.0
+    # Whether the plugin's plugin.xml holds access requests for /ws/schema/table; without them PowerSchool
+    # answers those queries 403 while /ws/v1 keeps working.
+    schema_table_access: bool = True
 
     def __post_init__(self):
         self.validate()

@@ -36,18 +36,20 @@ class ApiProvider(ProviderBase):
         client_id, client_secret = integration.credentials()
         timeout = httpx.Timeout(integration.timeout_seconds, connect=min(CONNECT_TIMEOUT_SECONDS, integration.timeout_seconds))
         self._http = httpx.Client(timeout=timeout, verify=bool(integration.options.get("verify_tls", True)))
-        auth = ClientCredentialsAuth(
-            self._http, token_url, client_id, client_secret, credentials_in=credentials_in, extra_form=extra_form
-        )
         self.client = ApiClient(
             base_url,
-            auth,
+            None,
             http=self._http,
             name=integration.name,
             requests_per_minute=integration.requests_per_minute or self.default_requests_per_minute,
             max_concurrency=integration.max_concurrency or self.default_max_concurrency,
             max_retry_after=integration.max_retry_after_seconds,
             **client_options,
+        )
+        # The token request goes through the client too: the same retries, limiter, breaker and audit trail.
+        self.client.auth = ClientCredentialsAuth(
+            self.client.token_request, token_url, client_id, client_secret, credentials_in=credentials_in,
+            extra_form=extra_form,
         )
 
     def pages(self, first: PageRequest, records_of: RecordsOf, label: str) -> Iterator[list[dict]]:

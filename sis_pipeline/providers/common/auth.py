@@ -4,15 +4,21 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import httpx
 from pydantic import SecretStr
 
-from sis_pipeline.errors import AuthError, NetworkError, ServerError
-from sis_pipeline.redact import register_secret
+from sis_pipeline.errors import AuthError
+from sis_pipeline.redact import register_secret, without_credentials
 
 DEFAULT_REFRESH_MARGIN_SECONDS = 600.0
+
+
+# Posts the token request's form (with the client's credentials, if sent as HTTP Basic) and returns the
+# answer and its parsed body, retrying 5xx, 429 and network errors like every other call (http.py).
+TokenSender = Callable[[str, dict, httpx.Auth | None], tuple[httpx.Response, Any]]
 
 
 class TokenCache(Protocol):
@@ -46,7 +52,7 @@ class ClientCredentialsAuth:
 
     def __init__(
         self,
-        http: httpx.Client,
+        send: TokenSender,
         token_url: str,
         client_id: str,
         client_secret: str,
@@ -56,7 +62,7 @@ class ClientCredentialsAuth:
         refresh_margin: float = DEFAULT_REFRESH_MARGIN_SECONDS,
         clock=time.monotonic,
     ):
-        self._http = http
+        self._send = send
         self.token_url = token_url
         self._client_id = client_id
         self._client_secret = SecretStr(client_secret)
@@ -67,11 +73,14 @@ class ClientCredentialsAuth:
         self._clock = clock
         self._lock = threading.Lock()
         self._token: AccessToken | None = None
+        self._refused: str | None = None  # why the token endpoint refused this client, once and for all
         self.refreshes = 0
         self.cache: TokenCache | None = None
 
     def bearer(self) -> str:
         with self._lock:
+            if self._refused is not None:  # every collection would be refused again: ask once per client
+                raise AuthError(self._refused)
             if self._token is None and self.cache is not None:
                 self._token = self._cached_token()
             if self._token is None or self._clock() >= self._token.refresh_due_at(self._refresh_margin):
@@ -106,22 +115,16 @@ class ClientCredentialsAuth:
             auth = httpx.BasicAuth(self._client_id, self._client_secret.get_secret_value())
         else:
             form |= {"client_id": self._client_id, "client_secret": self._client_secret.get_secret_value()}
+        response, body = self._send(self.token_url, form, auth)
+        where = f"token endpoint {without_credentials(self.token_url)}"
+        if response.status_code != 200:  # 400/401: asking again with the same credentials cannot help
+            self._refused = f"{where} refused client {self._client_id!r}: HTTP {response.status_code}"
+            raise AuthError(self._refused)
         try:
-            response = self._http.post(self.token_url, data=form, auth=auth, headers={"Accept": "application/json"})
-        except httpx.TransportError as exc:
-            raise NetworkError(f"token request to {self.token_url} failed: {type(exc).__name__}") from None
-        if response.status_code >= 500:
-            raise ServerError(f"token endpoint {self.token_url} answered HTTP {response.status_code}")
-        if response.status_code != 200:
-            raise AuthError(
-                f"token endpoint {self.token_url} refused client {self._client_id!r}: HTTP {response.status_code}"
-            )
-        try:
-            body = response.json()
             token = str(body["access_token"])
             lifetime = float(body.get("expires_in") or 3600)  # PowerSchool sends expires_in as a string
-        except (ValueError, KeyError, TypeError):
-            raise AuthError(f"token endpoint {self.token_url} answered without a usable access_token") from None
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise AuthError(f"{where} answered without a usable access_token") from None
         register_secret(token)
         self.refreshes += 1
         return AccessToken(SecretStr(token), self._clock(), lifetime)

@@ -21,6 +21,10 @@ class Provider(Protocol):
     integration: IntegrationConfig  # the configuration the provider was opened with
     # how many collections may be fetched at the same time
     parallel: int
+    # collections that only enrich others: if the SIS refuses one (403/404), the run warns and goes on without it
+    optional_collections: ClassVar[tuple[str, ...]]
+    # raw fields holding credentials (dotted paths, e.g. OneRoster's `password`): dropped before anything is stored
+    secret_fields: ClassVar[tuple[str, ...]]
 
     @classmethod
     def check_config(cls, integration: IntegrationConfig) -> None:
@@ -60,6 +64,8 @@ class ProviderBase:
 
     required_fields: ClassVar[tuple[str, ...]] = ()
     parallel = 1
+    optional_collections: ClassVar[tuple[str, ...]] = ()
+    secret_fields: ClassVar[tuple[str, ...]] = ()
     # the normaliser of a provider that speaks one dialect; one speaking several overrides `normalizer_for`
     normalizer: ClassVar[Normalizer]
 

@@ -6,6 +6,7 @@ import time
 from datetime import UTC, datetime
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 from email.utils import parsedate_to_datetime
 
 import httpx
@@ -19,6 +20,36 @@ log = logging.getLogger(__name__)
 logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines would print every URL we call
 
 MAX_RETRY_AFTER_SECONDS = 120.0
+
+
+class ForbiddenError(AuthError):
+    """HTTP 403 with a good token: this client may not read this resource (a plugin without access to a table)."""
+
+    status = 403
+
+
+class NotFoundError(ClientError):
+    """HTTP 404: the resource is not there (or, on some SIS, not shown to this client)."""
+
+    status = 404
+
+
+# What an optional call may meet without failing the run: the SIS refuses this client that resource.
+REFUSED = (ForbiddenError, NotFoundError)
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One logical request; the retry loop sends it again as a whole."""
+
+    method: str
+    url: str
+    params: dict | None = None
+    json_body: Any = None
+    form: dict | None = None
+    client_auth: httpx.Auth | None = None  # the token request's client credentials (HTTP Basic)
+    parse_json: bool = False
+    token_request: bool = False  # no Bearer header, no replay; a 4xx answer goes back to the caller
 
 
 class RetryableResponse(Exception):
@@ -141,7 +172,18 @@ class ApiClient:
         retry budget, so a throttling burst cannot use up the attempts meant for a flaky network.
         Only reads belong here (a GET, or a POST that searches): every attempt may be repeated.
         """
-        url = self.url_for(path_or_url)
+        call = _Call(method, self.url_for(path_or_url), params=params, json_body=json_body, parse_json=parse_json)
+        return self._retried(call)
+
+    def token_request(self, url: str, form: dict, client_auth: httpx.Auth | None) -> tuple[httpx.Response, object]:
+        """The token endpoint's answer and parsed body, after the same retries, budgets and breaker as any call.
+
+        A 4xx answer is handed back for the caller to judge: a refused client is refused again if asked again.
+        """
+        call = _Call("POST", url, form=form, client_auth=client_auth, parse_json=True, token_request=True)
+        return self._retried(call)
+
+    def _retried(self, call: "_Call"):
         budget = _RetryBudget(self._max_attempts, self._max_throttled_attempts)
         attempts = itertools.count(1)
         retrying = Retrying(
@@ -152,20 +194,25 @@ class ApiClient:
             reraise=True,
         )
         try:
-            return retrying(self._attempt, method, url, params, json_body, parse_json, attempts)
+            return retrying(self._attempt, call, attempts)
         except RetryableResponse as exc:
             error = RateLimitError if exc.status == 429 else ServerError
             raise error(f"{exc} (gave up after {budget.describe()})") from None
         except httpx.TransportError as exc:
-            raise NetworkError(f"{type(exc).__name__} calling {httpx.URL(url).path} (gave up after {budget.describe()})") from None
+            path = httpx.URL(call.url).path
+            raise NetworkError(f"{type(exc).__name__} calling {path} (gave up after {budget.describe()})") from None
 
-    def _attempt(self, method: str, url: str, params: dict | None, json_body, parse_json: bool, attempts):
+    def _attempt(self, call: "_Call", attempts):
+        # A token request is a request of its own through these guards: ask for the token before this
+        # request claims the breaker's one trial, or a recovering SIS could never be asked for a token.
+        bearer = self._bearer(call)
         self.breaker.before_request()
         try:
-            response = self._send(method, url, params, json_body, next(attempts))
-            if self.auth is not None and self._token_rejected(response):
-                self.auth.invalidate(response.request.headers["authorization"].removeprefix("Bearer "))
-                response = self._send(method, url, params, json_body, next(attempts))  # one replay, fresh token
+            response = self._send(call, next(attempts), bearer)
+            if bearer is not None and self._token_rejected(response):
+                self.breaker.record_success()  # the SIS answered: alive, and the refresh must find the breaker closed
+                self.auth.invalidate(bearer)
+                response = self._send(call, next(attempts), self._bearer(call))  # one replay, fresh token
         except httpx.TransportError:
             self.breaker.record_failure("network")
             raise
@@ -178,37 +225,53 @@ class ApiClient:
         if response.status_code >= 500:
             self.breaker.record_failure("server")
             raise RetryableResponse(response.status_code, path, None, self._describe_error(response))
-        if response.status_code in (401, 403):
+        if call.token_request and response.status_code >= 400:
+            self.breaker.record_success()
+            return response, None
+        if response.status_code == 403:
+            self.breaker.record_success()
+            raise ForbiddenError(f"HTTP 403 on {path}: {self._describe_error(response)}")
+        if response.status_code == 401:
             self.breaker.record_success()
             raise AuthError(f"HTTP {response.status_code} on {path}: {self._describe_error(response)}")
+        if response.status_code == 404:
+            self.breaker.record_success()
+            raise NotFoundError(f"HTTP 404 on {path}: {self._describe_error(response)}")
         if response.status_code >= 400:
             self.breaker.record_success()
             raise ClientError(f"HTTP {response.status_code} on {path}: {self._describe_error(response)}")
         body = None
-        if parse_json:
+        if call.parse_json:
             try:
                 body = response.json()
             except ValueError:
                 self.breaker.record_failure("server")
                 raise RetryableResponse(response.status_code, path, None, "the body is not complete JSON (cut short?)") from None
         self.breaker.record_success()
-        return (response, body) if parse_json else response
+        return (response, body) if call.parse_json else response
 
-    def _send(self, method: str, url: str, params: dict | None, json_body, attempt: int) -> httpx.Response:
+    def _bearer(self, call: "_Call") -> str | None:
+        return None if self.auth is None or call.token_request else self.auth.bearer()
+
+    def _send(self, call: "_Call", attempt: int, bearer: str | None) -> httpx.Response:
         headers = {"Accept": "application/json"}
-        if self.auth is not None:
-            headers["Authorization"] = f"Bearer {self.auth.bearer()}"
-        call = {"method": method, "path": _audited_path(url, params), "attempt": attempt, "called_at": datetime.now(UTC)}
+        if bearer is not None:
+            headers["Authorization"] = f"Bearer {bearer}"
+        audited = {"method": call.method, "path": _audited_path(call.url, call.params), "attempt": attempt,
+                   "called_at": datetime.now(UTC)}
         with self.limiter.slots:
             self.limiter.wait_turn()
             started = time.perf_counter()
             self.stats.requests += 1
             try:
-                response = self.http.request(method, url, params=params, json=json_body, headers=headers)
+                response = self.http.request(
+                    call.method, call.url, params=call.params, json=call.json_body, data=call.form,
+                    auth=call.client_auth or httpx.USE_CLIENT_DEFAULT, headers=headers,
+                )
             except httpx.TransportError as exc:
-                self._record(call, started, status=None, size=0, error=type(exc).__name__)
+                self._record(audited, started, status=None, size=0, error=type(exc).__name__)
                 raise
-        self._record(call, started, status=response.status_code, size=len(response.content))
+        self._record(audited, started, status=response.status_code, size=len(response.content))
         return response
 
     def _record(self, call: dict, started: float, *, status: int | None, size: int, error: str | None = None) -> None:

@@ -65,6 +65,8 @@ class OneRosterApi(ApiProvider):
     required_fields = ("base_url", "token_url", "client_id_env", "client_secret_env")
     known_options = KNOWN_OPTIONS
     collections = tuple(ENDPOINTS)
+    # A OneRoster user may carry the person's `password` (1.1 and 1.2): it is never stored
+    secret_fields = ("password",)
     # Services differ in how they say a list goes on: a Link header, a total count, or neither.
     paginator = FallbackPaginator(LinkHeaderPaginator(), TotalCountPaginator(), ShortPagePaginator())
 

@@ -57,6 +57,8 @@ def _compact(record: dict) -> dict:
 
 class OneRosterCsvReader(ProviderBase):
     collections = tuple(FILES)
+    # users.csv has a `password` column; records are built field by field without it, and this keeps it so
+    secret_fields = ("password",)
 
     @classmethod
     def check_config(cls, integration: IntegrationConfig) -> None:

@@ -36,6 +36,8 @@ class SkywardProvider(ProviderBase):
         self.integration = integration
         self.api = APIS[integration.options["api"]](integration)
         self.collections = self.api.collections
+        self.secret_fields = self.api.secret_fields
+        self.optional_collections = self.api.optional_collections
 
     @property
     def parallel(self) -> int:
