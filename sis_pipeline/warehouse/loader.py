@@ -94,7 +94,7 @@ def load_integration(
     """
     _check_entities(integration, [*datasets, *(rejected or {})])
     now = datetime.now(UTC)
-    as_of = (extracted_at or now).astimezone(UTC)
+    as_of = _utc(extracted_at or now)
     params = {"integration": integration, "now": now, "run_id": run_id, "as_of": as_of}
     try:
         with engine.begin() as conn:
@@ -213,6 +213,11 @@ def _load_entity(
     )
     change = EntityChange(active_before=active_before, archived=tobedeleted_active + archived_absent, updated=updated)
     return _EntityLoad(counts=counts, change=change, stale=stale)
+
+
+def _utc(moment: datetime) -> datetime:
+    """SQLite hands times back naive, in UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _scalar(conn: Connection, sql: str, params: dict) -> int:
