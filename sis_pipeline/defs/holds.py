@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from sis_pipeline.datasets import RosterDatasets
 from sis_pipeline.defs.resources import StagingResource, dataset_paths
 from sis_pipeline.defs.warehouse_tables import load_staged
-from sis_pipeline.warehouse.holds import discard_hold, find_hold
+from sis_pipeline.warehouse.holds import discard_hold, find_hold, mark_approved
 from sis_pipeline.warehouse.loader import EntityCounts
 from sis_pipeline.warehouse.run_lock import acquire_run_lock
 from sis_pipeline.warehouse.runs import newer_successful_run
@@ -30,7 +30,7 @@ def approve(engine: Engine, staging: StagingResource, run_id: str, integration: 
     try:
         hold = find_hold(engine, run_id, name)  # read again under the lock: another approval may have won
         _check_pending(hold)
-        if hold["staged"] is None:
+        if hold["handle"] is None:
             raise HoldRefused(f"{name}: run {run_id} kept no staged data to apply; discard it")
         newer = newer_successful_run(engine, name, run_id)
         if newer is not None:
@@ -38,12 +38,13 @@ def approve(engine: Engine, staging: StagingResource, run_id: str, integration: 
                 f"{name}: run {run_id} cannot be approved: run {newer['run_id']} started after it and succeeded, so "
                 "the held data is older than the warehouse's; discard it"
             )
-        document = {key: value for key, value in hold["staged"].items() if key != "type"}
+        document = {key: value for key, value in hold["handle"].items() if key != "type"}
         staged = RosterDatasets.model_validate(document)
         missing = [path for path in dataset_paths(document) if not Path(path).exists()]
         if missing:
             raise HoldRefused(f"{name}: run {run_id} cannot be approved: {len(missing)} of its staged files are gone; discard it")
         counts = load_staged(engine, staged, run_id=run_id, safety=None)
+        mark_approved(engine, run_id, name)
     finally:
         lock.release()
     staging.release_held(name, run_id)

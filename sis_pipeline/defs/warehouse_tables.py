@@ -114,7 +114,7 @@ def load_staged(engine: Engine, staged: RosterDatasets, *, run_id: str, safety: 
         counts_extra={"fetched": {entity: entities[entity].fetched for entity in loaded_entities}},
         extracted_at=staged.extracted_at or _staging_run_start(engine, staged),
         safety=safety,
-        staged={"type": type(staged).__name__, **staged.model_dump(mode="json")},
+        handle={"type": type(staged).__name__, **staged.model_dump(mode="json")},
     )
 
 

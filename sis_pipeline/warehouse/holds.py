@@ -4,14 +4,14 @@ A run is held when its load would archive or change more of an entity than the i
 limits allow (see safety.py): the load rolled back, the run is closed as `held` (through runs.py, the
 owner of `sync_runs`) and its report is kept in `sync_holds`. A hold is pending until a person
 approves it (the held staged data is loaded again and the run closes as success, in the load's own
-transaction) or discards it.
+transaction) or discards it. A normal load never touches this table.
 """
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Engine, insert, select, update
 
 from sis_pipeline.warehouse.runs import finish_sync_run
 from sis_pipeline.warehouse.schema import sync_holds, sync_runs
@@ -22,9 +22,9 @@ class HoldNotFound(LookupError):
 
 
 def record_hold(
-    engine: Engine, run_id: str, integration: str, report: Mapping[str, Any], staged: Mapping[str, Any] | None
+    engine: Engine, run_id: str, integration: str, report: Mapping[str, Any], handle: Mapping[str, Any] | None
 ) -> None:
-    """Close the run as held and keep its report; `staged` is what an approval loads (None: cannot be approved)."""
+    """Close the run as held and keep its report; `handle` is the staged data an approval loads (None: cannot be approved)."""
     with engine.begin() as conn:
         conn.execute(
             insert(sync_holds).values(
@@ -32,19 +32,21 @@ def record_hold(
                 integration=integration,
                 held_at=datetime.now(UTC),
                 report=dict(report),
-                staged=dict(staged) if staged is not None else None,
+                handle=dict(handle) if handle is not None else None,
             )
         )
         finish_sync_run(conn, run_id, integration, "held", {})
 
 
-def mark_approved(conn: Connection, run_id: str, integration: str) -> None:
-    """Inside the load that applies a held run: its hold is approved in the same transaction (a no-op otherwise)."""
-    conn.execute(
-        update(sync_holds)
-        .where(sync_holds.c.run_id == run_id, sync_holds.c.integration == integration, sync_holds.c.decision.is_(None))
-        .values(decision="approved", decided_at=datetime.now(UTC))
-    )
+def mark_approved(engine: Engine, run_id: str, integration: str) -> None:
+    """Date the approval once the approving load has committed. The run's `success` already says it was applied,
+    and a hold whose run is no longer `held` is not pending; this only dates the decision."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(sync_holds)
+            .where(sync_holds.c.run_id == run_id, sync_holds.c.integration == integration, sync_holds.c.decision.is_(None))
+            .values(decision="approved", decided_at=datetime.now(UTC))
+        )
 
 
 def discard_hold(engine: Engine, run_id: str, integration: str) -> bool:

@@ -21,7 +21,7 @@ from sis_pipeline.normalize.models import ENTITIES, columns
 from sis_pipeline.resolve.identity import IDENTITY_RULE
 from sis_pipeline.warehouse import load_sql, postgres_stage, sqlite_stage
 from sis_pipeline.warehouse.errors import SyncHeld, WarehouseLoadError, WarehouseSafetyError
-from sis_pipeline.warehouse.holds import mark_approved, record_hold
+from sis_pipeline.warehouse.holds import record_hold
 from sis_pipeline.warehouse.runs import finish_sync_run
 from sis_pipeline.warehouse.safety import EntityChange, hold_reasons
 from sis_pipeline.warehouse.schema import ENTITY_TABLES, rejected_records
@@ -75,7 +75,7 @@ def load_integration(
     counts_extra: Mapping[str, Any] | None = None,
     extracted_at: datetime | None = None,
     safety: SafetyLimits | None = SafetyLimits(),
-    staged: Mapping[str, Any] | None = None,
+    handle: Mapping[str, Any] | None = None,
 ) -> dict[str, EntityCounts]:
     """Load every entity of `datasets`, the rejected records, and close the started run as success.
 
@@ -89,8 +89,8 @@ def load_integration(
     rejected records and the stale rows per entity, and `counts_extra` (e.g. the provider's own totals).
 
     When an entity's load exceeds `safety` (None: no limits, for an approved hold), nothing is applied:
-    the run is closed as held with a report of what it would have done, and `staged` (the handle an
-    approval loads again) kept with it; then SyncHeld is raised.
+    the run is closed as held with a report of what it would have done, and `handle` (the staged data
+    an approval loads again) kept with it; then SyncHeld is raised.
     """
     _check_entities(integration, [*datasets, *(rejected or {})])
     now = datetime.now(UTC)
@@ -119,9 +119,8 @@ def load_integration(
                 "success",
                 {**run_counts, "rejected": rejected_counts, "stale": stale, **(counts_extra or {})},
             )
-            mark_approved(conn, run_id, integration)
     except _Held as held:
-        record_hold(engine, run_id, integration, held.report, staged)
+        record_hold(engine, run_id, integration, held.report, handle)
         raise SyncHeld(
             f"{integration}: run {run_id} held, nothing was applied: {held}; review it with "
             f"`sis-pipeline holds show {run_id}`, then `holds approve` or `holds discard`",

@@ -151,7 +151,7 @@ sync_holds = Table(
     Column("integration", String(), nullable=False),
     Column("held_at", DateTime(timezone=True), nullable=False),
     Column("report", JSON().with_variant(JSONB(), "postgresql"), nullable=False),
-    Column("staged", JSON().with_variant(JSONB(), "postgresql")),  # the staged handle an approval loads again
+    Column("handle", JSON().with_variant(JSONB(), "postgresql")),  # the staged handle an approval loads again
     Column("decision", String()),
     Column("decided_at", DateTime(timezone=True)),
     PrimaryKeyConstraint("run_id", "integration"),

@@ -31,7 +31,7 @@ def upgrade() -> None:
         sa.Column("integration", sa.String(), nullable=False),
         sa.Column("held_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("report", _JSON, nullable=False),
-        sa.Column("staged", _JSON, nullable=True),
+        sa.Column("handle", _JSON, nullable=True),
         sa.Column("decision", sa.String(), nullable=True),
         sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint("decision IN ('approved', 'discarded')", name="ck_sync_holds_decision"),
