@@ -31,6 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     warehouse.add_argument("action", choices=["upgrade"])
     warehouse.add_argument("--json", action="store_true", help="print the revision before and after as JSON")
 
+    holds = commands.add_parser("holds", help="runs held by the safety limits: list, show, approve or discard")
+    holds.add_argument("action", choices=["list", "show", "approve", "discard"])
+    holds.add_argument("run_id", nargs="?", metavar="RUN", help="the held run (show, approve, discard)")
+    holds.add_argument("--integration", metavar="NAME", help="only this integration")
+    holds.add_argument("--json", action="store_true")
+
     simulate = commands.add_parser("simulate", help="serve a synthetic district over a SIS API", add_help=False)
     simulate.add_argument("args", nargs=argparse.REMAINDER)
 
@@ -43,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
         return _tokens(args)
     if args.command == "warehouse":
         return _warehouse(args)
+    if args.command == "holds":
+        from sis_pipeline.cli_holds import holds_command
+
+        return holds_command(args, parser)
     return _sync(args)
 
 
@@ -139,6 +149,9 @@ def format_report(report: dict) -> str:
         lines.append(f"{name}: {item['status']} in {item['seconds']}s")
         if item.get("error"):
             lines.append(f"  error ({item.get('error_class')}): {item['error']}")
+        if item.get("hold"):
+            lines += [f"  held: {reason}" for reason in item["hold"]["reasons"]]
+            lines.append(f"  nothing was applied; review: sis-pipeline holds show {item['run_id']}")
         if item["entities"]:
             lines.append("  " + f"{'entity':<12}" + "".join(f"{c:>10}" for c in columns))
             for entity, counts in item["entities"].items():

@@ -21,6 +21,19 @@ class ConfigError(ValueError):
     """A configuration problem, naming the file, the integration and the field."""
 
 
+class SafetyLimits(BaseModel):
+    """How much of an entity's active rows one load may archive or change before it is held for a person.
+
+    Fractions of the entity's active rows before the load; 1 switches that check off. Defaults follow
+    Clever's hold thresholds (10% deleted, 75% updated).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_archive_fraction: float = Field(default=0.10, ge=0, le=1)
+    max_change_fraction: float = Field(default=0.75, ge=0, le=1)
+
+
 class IntegrationConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -37,6 +50,7 @@ class IntegrationConfig(BaseModel):
     max_retry_after_seconds: float = Field(default=120.0, ge=0, le=3600)  # cap on a SIS's requested wait
     timezone: str = "UTC"
     conflict_strategy: ConflictStrategy = "sis_wins"
+    safety: SafetyLimits = Field(default_factory=SafetyLimits)  # when a load is held instead of applied
     options: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("base_url", "token_url")

@@ -1,5 +1,6 @@
 """What one step hands the next: small, typed handles to datasets staged on disk, never the data itself."""
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -39,13 +40,18 @@ class EntityDatasets(BaseModel):
 
 
 class StagedRun(BaseModel):
-    """Which integration and run staged the datasets, and in which sync mode."""
+    """Which integration and run staged the datasets, in which sync mode, and when they were read from the SIS.
+
+    `extracted_at` travels with the data to the load, which never lets it overwrite or archive rows a
+    newer load wrote after that moment. None only on handles staged before it was recorded.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     integration: str
     run_id: str
     mode: SyncMode
+    extracted_at: datetime | None = None
 
 
 class RawRosters(StagedRun):

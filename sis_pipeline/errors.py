@@ -36,10 +36,12 @@ class ClientError(SyncError):
 def classify(exc: BaseException) -> str:
     """The error class of any exception, for `sync_runs` and run metadata."""
     from sis_pipeline.config import ConfigError
-    from sis_pipeline.warehouse.errors import WarehouseError, WarehouseSafetyError
+    from sis_pipeline.warehouse.errors import RunInProgressError, WarehouseError, WarehouseSafetyError
 
     if isinstance(exc, SyncError):
         return exc.error_class
+    if isinstance(exc, RunInProgressError):
+        return "concurrent_run"
     if isinstance(exc, ConfigError):
         return "config"
     if isinstance(exc, WarehouseSafetyError):

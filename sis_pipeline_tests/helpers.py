@@ -157,11 +157,14 @@ def write_package(
     return path
 
 
-def csv_config(tmp_path, package, **options) -> str:
-    """An integrations.yaml with one OneRoster CSV integration, `springfield`, reading `package`."""
+def csv_config(tmp_path, package, *, fields: dict | None = None, **options) -> str:
+    """An integrations.yaml with one OneRoster CSV integration, `springfield`, reading `package`.
+
+    `options` go under the integration's `options`; `fields` are other integration fields (e.g. `safety`).
+    """
     config = tmp_path / "integrations.yaml"
     config.write_text(yaml.safe_dump({"integrations": [
-        {"name": "springfield", "provider": "oneroster_csv", "options": {"path": str(package), **options}},
+        {"name": "springfield", "provider": "oneroster_csv", "options": {"path": str(package), **options}, **(fields or {})},
     ]}))
     return config
 

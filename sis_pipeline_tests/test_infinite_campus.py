@@ -23,7 +23,7 @@ def campus():
         yield sim
 
 
-def campus_config(tmp_path, monkeypatch, sim, *, version: str, app_name: str = "springfield"):
+def campus_config(tmp_path, monkeypatch, sim, *, version: str, app_name: str = "springfield", **fields):
     monkeypatch.setenv("CAMPUS_ID", sim.client_id)
     monkeypatch.setenv("CAMPUS_SECRET", sim.client_secret)
     path = tmp_path / f"integrations-{version}.yaml"
@@ -32,6 +32,7 @@ def campus_config(tmp_path, monkeypatch, sim, *, version: str, app_name: str = "
         "client_id_env": "CAMPUS_ID", "client_secret_env": "CAMPUS_SECRET",
         "options": {"app_name": app_name, "version": version}, "page_size": 100,
         "requests_per_minute": 6000,  # Campus's default of 100/min would make this test wait on the limiter
+        **fields,
     }]}))
     return path
 
@@ -54,7 +55,10 @@ def test_upgrade_from_1_1_to_1_2_relinks_every_student_to_the_same_uid(campus, t
     before = student_identities(warehouse_url, active_only=True)
     assert all(source_id.startswith("s+") for source_id in before)  # Campus 1.1 ids carry role prefixes
 
-    upgraded = sync(campus_config(tmp_path, monkeypatch, campus, version="1.2"), warehouse_url)
+    # The upgrade re-keys every person: it archives every old id and rewrites every enrollment. A district
+    # expecting it lifts the hold limits for that night (or approves the held run; test_holds.py)
+    upgrade_night = {"safety": {"max_archive_fraction": 1, "max_change_fraction": 1}}
+    upgraded = sync(campus_config(tmp_path, monkeypatch, campus, version="1.2", **upgrade_night), warehouse_url)
     assert upgraded["status"] == "success", upgraded
     count = campus.totals()["students"]
     assert (upgraded["entities"]["students"]["inserted"], upgraded["entities"]["students"]["archived"]) == (count, count)

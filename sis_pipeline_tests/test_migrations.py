@@ -309,7 +309,7 @@ def test_unrelated_tables_are_kept_and_not_taken_for_an_old_warehouse(warehouse_
 
     assert not result.stamped_baseline and result.before is None
     assert result.applied[0] == BASELINE_REVISION and result.after == HEAD
-    assert table_names(warehouse_url) == set(BASELINE_TABLES) | {"attendance", "alembic_version"}
+    assert table_names(warehouse_url) == set(metadata.tables) | {"attendance", "alembic_version"}
     engine = create_warehouse_engine(warehouse_url)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT note FROM attendance")).scalar_one() == "kept"
@@ -417,7 +417,7 @@ def test_first_runs_in_parallel_on_an_empty_warehouse_all_succeed(warehouse_url,
 
     assert outcomes == ["ok"] * PARALLEL
     assert revision_of(warehouse_url) == head
-    assert table_names(warehouse_url) == set(BASELINE_TABLES) | {"alembic_version"}
+    assert table_names(warehouse_url) == set(metadata.tables) | {"alembic_version"}
 
 
 def test_three_first_full_syncs_in_parallel_on_an_empty_postgresql_warehouse_all_succeed(
@@ -460,7 +460,7 @@ def test_warehouse_upgrade_from_the_command_line_creates_the_tables_then_does_no
     assert first.returncode == 0, first.stderr
     assert len(first.stdout.splitlines()) == 1
     assert first.stdout.startswith(f"warehouse revision: none -> {HEAD} (head; applied {BASELINE_REVISION}"), first.stdout
-    assert table_names(sqlite_url) == set(BASELINE_TABLES) | {"alembic_version"}
+    assert table_names(sqlite_url) == set(metadata.tables) | {"alembic_version"}
 
     again = run_cli("warehouse", "upgrade", "--json", url=sqlite_url, cwd=tmp_path)
     assert again.returncode == 0, again.stderr

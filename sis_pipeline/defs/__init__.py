@@ -4,7 +4,7 @@ import dagster as dg
 
 from sis_pipeline.config import PipelineConfig
 from sis_pipeline.defs.io_manager import StagedDatasetIOManager
-from sis_pipeline.defs.resources import StagingResource, WarehouseResource
+from sis_pipeline.defs.resources import RunLockResource, StagingResource, WarehouseResource
 from sis_pipeline.defs.rosters import normalized_rosters, raw_rosters, resolved_rosters
 from sis_pipeline.defs.sensors import token_health_sensor
 from sis_pipeline.defs.warehouse_tables import warehouse_tables
@@ -26,9 +26,11 @@ def roster_assets(config: PipelineConfig) -> list[dg.AssetsDefinition]:
 def build_resources(config: PipelineConfig, warehouse_url: str = "", staging_dir: str = "") -> dict:
     """The resources every run uses; the configuration is handed on as the parsed, validated value."""
     staging = StagingResource(root=staging_dir, keep_runs=keep_runs())
+    warehouse = WarehouseResource(url=warehouse_url)
     return {
         "integrations": config,
-        "warehouse": WarehouseResource(url=warehouse_url),
+        "warehouse": warehouse,
+        "run_lock": RunLockResource(warehouse=warehouse),
         "staging": staging,
         "staged_datasets": StagedDatasetIOManager(staging=staging),
     }

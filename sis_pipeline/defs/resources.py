@@ -8,6 +8,7 @@ from functools import cache
 from pathlib import Path
 
 import dagster as dg
+from pydantic import PrivateAttr
 from sqlalchemy.engine import Engine
 
 from sis_pipeline.config import IntegrationConfig
@@ -16,11 +17,13 @@ from sis_pipeline.providers.common.registry import provider_class
 from sis_pipeline.staging import DEFAULT_KEEP_RUNS, PRIVATE_FILE_MODE, private_dir, staging_root
 from sis_pipeline.token_cipher import token_cipher
 from sis_pipeline.warehouse.engine import create_warehouse_engine, warehouse_url
+from sis_pipeline.warehouse.run_lock import RunLock, acquire_run_lock
 from sis_pipeline.warehouse.schema import ensure_schema
 from sis_pipeline.warehouse.tokens import StoredTokens
 
 
 LOADED_HANDLE = "loaded_by_warehouse"
+HELD_HANDLE_PREFIX = "held_"
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -48,6 +51,31 @@ class WarehouseResource(dg.ConfigurableResource):
         return _engine(self.url or warehouse_url())
 
 
+class RunLockResource(dg.ConfigurableResource):
+    """Holds each integration's run lock from the run's first step to the end of the run.
+
+    Dagster sets a resource up once per run with the in-process executor and tears it down when the run
+    ends, whether it succeeded or not; that teardown is what releases the lock.
+    """
+
+    warehouse: dg.ResourceDependency[WarehouseResource]
+    _locks: dict[str, RunLock] = PrivateAttr(default_factory=dict)
+
+    def hold(self, integration: str, run_id: str) -> None:
+        """Take the integration's run lock for the rest of this run (the run's later steps find it held),
+        or raise RunInProgressError if another run holds it."""
+        if integration not in self._locks:
+            self._locks[integration] = acquire_run_lock(self.warehouse.engine(), integration, run_id)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._locks = {}
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        for lock in self._locks.values():
+            lock.release()
+        self._locks = {}
+
+
 class StagingResource(dg.ConfigurableResource):
     """Where steps leave datasets for the next step (`SIS_STAGING_DIR`, else `.data/staging`).
 
@@ -72,6 +100,16 @@ class StagingResource(dg.ConfigurableResource):
         path = self.handle_path(integration, LOADED_HANDLE)
         write_atomically(path, json.dumps({"type": type(loaded).__name__, **loaded.model_dump(mode="json")}, indent=1))
 
+    def mark_held(self, integration: str, run_id: str, held: StagedRun) -> None:
+        """Keep a held run's staged files until a person approves or discards it (retention keeps what handles name)."""
+        path = self.handle_path(integration, f"{HELD_HANDLE_PREFIX}{run_id}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(path, json.dumps({"type": type(held).__name__, **held.model_dump(mode="json")}, indent=1))
+
+    def release_held(self, integration: str, run_id: str) -> None:
+        """The hold was decided: its files age out like any other run's."""
+        self.handle_path(integration, f"{HELD_HANDLE_PREFIX}{run_id}").unlink(missing_ok=True)
+
     def prune(self, integration: str, current_run_id: str) -> int:
         """Delete the oldest run folders beyond `keep_runs`.
 
@@ -95,14 +133,14 @@ class StagingResource(dg.ConfigurableResource):
         """Run folders holding a dataset that some step's newest handle points at."""
         folder = self.integration_dir(integration)
         handles = folder / "handles"
-        paths = [Path(p) for handle in sorted(handles.glob("*.json")) for p in _dataset_paths(json.loads(handle.read_text()))]
+        paths = [Path(p) for handle in sorted(handles.glob("*.json")) for p in dataset_paths(json.loads(handle.read_text()))]
         return {p.relative_to(folder).parts[0] for p in paths if p.is_relative_to(folder)}
 
 
-def _dataset_paths(document) -> list[str]:
+def dataset_paths(document) -> list[str]:
     if isinstance(document, dict):
         own = [document["path"]] if isinstance(document.get("path"), str) else []
-        return own + [p for value in document.values() for p in _dataset_paths(value)]
+        return own + [p for value in document.values() for p in dataset_paths(value)]
     return []
 
 

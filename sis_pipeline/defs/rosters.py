@@ -1,12 +1,13 @@
 """The staging half of the asset graph, one partition per integration: raw pages → validated frames → resolved."""
 
 import time
+from datetime import UTC, datetime
 
 import dagster as dg
 
 from sis_pipeline.config import PipelineConfig
 from sis_pipeline.datasets import Dataset, EntityDatasets, RawCollection, RawRosters, RosterDatasets, SyncMode
-from sis_pipeline.defs.resources import StagingResource, WarehouseResource, normalizer_for, open_provider
+from sis_pipeline.defs.resources import RunLockResource, StagingResource, WarehouseResource, normalizer_for, open_provider
 from sis_pipeline.defs.steps import recorded_sync_step
 from sis_pipeline.extract import extract
 from sis_pipeline.normalize.stage import normalize_integration
@@ -36,11 +37,12 @@ def raw_rosters(
     integrations: dg.ResourceParam[PipelineConfig],
     staging: StagingResource,
     warehouse: WarehouseResource,
+    run_lock: RunLockResource,
 ) -> RawRosters:
     """Every roster record the district's SIS serves, exactly as it was sent."""
     name, run_id = context.partition_key, context.run_id
     engine = warehouse.engine()
-    with recorded_sync_step(engine, run_id, name, config.mode):
+    with recorded_sync_step(engine, run_id, name, config.mode, hold_run_lock=run_lock.hold):
         if config.mode != "full":
             raise IncrementalNotAvailable(
                 "mode incremental is not available yet: incremental syncs (watermarks in sync_cursors) arrive with "
@@ -49,6 +51,7 @@ def raw_rosters(
         staging.prune(name, run_id)  # older runs are kept only to re-run a step; never the last good ones
         provider = open_provider(integrations.integration(name), warehouse)
         started = time.perf_counter()
+        extracted_at = datetime.now(UTC)
         try:
             collections, skipped = extract(provider, staging.run_dir(name, run_id) / "raw")
             api = provider.api_stats()
@@ -65,6 +68,7 @@ def raw_rosters(
         integration=name,
         run_id=run_id,
         mode=config.mode,
+        extracted_at=extracted_at,
         collections={collection: RawCollection.model_validate(handle) for collection, handle in collections.items()},
     )
 
@@ -76,10 +80,11 @@ def normalized_rosters(
     integrations: dg.ResourceParam[PipelineConfig],
     staging: StagingResource,
     warehouse: WarehouseResource,
+    run_lock: RunLockResource,
 ) -> RosterDatasets:
     """Schools, terms, courses, sections, students, teachers and enrollments in one checked shape; bad rows set aside."""
     name, run_id = context.partition_key, context.run_id
-    with recorded_sync_step(warehouse.engine(), run_id, name, raw_rosters.mode):
+    with recorded_sync_step(warehouse.engine(), run_id, name, raw_rosters.mode, hold_run_lock=run_lock.hold):
         integration = integrations.integration(name)
         entities = normalize_integration(
             integration,
@@ -96,6 +101,7 @@ def normalized_rosters(
         integration=name,
         run_id=run_id,
         mode=raw_rosters.mode,
+        extracted_at=raw_rosters.extracted_at,
         entities={entity: EntityDatasets.model_validate(result) for entity, result in entities.items()},
     )
 
@@ -107,12 +113,13 @@ def resolved_rosters(
     integrations: dg.ResourceParam[PipelineConfig],
     staging: StagingResource,
     warehouse: WarehouseResource,
+    run_lock: RunLockResource,
 ) -> RosterDatasets:
     """Each student linked to one stable student_uid, and SIS-vs-local conflicts settled by the integration's strategy."""
     name, run_id = context.partition_key, context.run_id
     resolved = normalized_rosters.model_copy(update={"run_id": run_id})
     engine = warehouse.engine()
-    with recorded_sync_step(engine, run_id, name, normalized_rosters.mode):
+    with recorded_sync_step(engine, run_id, name, normalized_rosters.mode, hold_run_lock=run_lock.hold):
         strategy = integrations.integration(name).conflict_strategy
         if "students" in normalized_rosters.entities:
             entity = normalized_rosters.entities["students"]

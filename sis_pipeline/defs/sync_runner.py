@@ -10,6 +10,7 @@ from sis_pipeline.counts import COUNT_NAMES
 from sis_pipeline.defs import build_resources, roster_assets
 from sis_pipeline.errors import classify
 from sis_pipeline.normalize.models import ENTITIES
+from sis_pipeline.warehouse.holds import find_hold
 from sis_pipeline.warehouse.runs import read_sync_run
 
 QUIET_DAGSTER = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -72,10 +73,24 @@ def _summary(result: dg.ExecuteInProcessResult, name: str, warehouse, started: f
         record = read_sync_run(warehouse.engine(), result.run_id, name) or {}
     except Exception:  # the warehouse itself may be what failed
         record = {}
+    if record.get("status") == "held":
+        return _held(warehouse, result.run_id, name, started)
     failure = next((e for e in result.all_events if e.is_step_failure), None)
     fallback = failure.step_failure_data.error.message.strip() if failure else "run failed"
     item = _failed(record.get("error") or fallback, record.get("error_class") or "internal", started)
     return item | {"run_id": result.run_id}
+
+
+def _held(warehouse, run_id: str, name: str, started: float) -> dict:
+    """Nothing was applied; the report says what the load would have done (sis-pipeline holds show RUN)."""
+    report = find_hold(warehouse.engine(), run_id, name)["report"]
+    return {
+        "status": "held",
+        "run_id": run_id,
+        "seconds": round(time.perf_counter() - started, 2),
+        "entities": {},
+        "hold": report,
+    }
 
 
 def _failed(message: str, error_class: str, started: float) -> dict:

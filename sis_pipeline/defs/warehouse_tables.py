@@ -3,15 +3,19 @@
 import time
 
 import dagster as dg
+from sqlalchemy import Engine
 
+from sis_pipeline.config import PipelineConfig, SafetyLimits
 from sis_pipeline.counts import entity_counts
 from sis_pipeline.datasets import RosterDatasets
-from sis_pipeline.defs.resources import StagingResource, WarehouseResource
+from sis_pipeline.defs.resources import RunLockResource, StagingResource, WarehouseResource
 from sis_pipeline.defs.steps import recorded_sync_step
 from sis_pipeline.normalize.models import ENTITIES
 from sis_pipeline.staging import iter_frames, read_frame
-from sis_pipeline.warehouse.loader import load_integration
+from sis_pipeline.warehouse.errors import SyncHeld
+from sis_pipeline.warehouse.loader import EntityCounts, load_integration
 from sis_pipeline.warehouse.row_counts import active_row_counts
+from sis_pipeline.warehouse.runs import read_sync_run
 from sis_pipeline.warehouse.schema import ENTITY_TABLES
 
 TABLE_MEANINGS = {
@@ -55,29 +59,29 @@ def _table_spec(entity: str) -> dg.AssetSpec:
     ins={"resolved_rosters": dg.AssetIn(input_manager_key="staged_datasets")},
 )
 def warehouse_tables(
-    context: dg.AssetExecutionContext, resolved_rosters: RosterDatasets, warehouse: WarehouseResource, staging: StagingResource
+    context: dg.AssetExecutionContext,
+    resolved_rosters: RosterDatasets,
+    integrations: dg.ResourceParam[PipelineConfig],
+    warehouse: WarehouseResource,
+    staging: StagingResource,
+    run_lock: RunLockResource,
 ):
-    """The district's roster tables, loaded in one transaction per integration."""
+    """The district's roster tables, loaded in one transaction per integration.
+
+    A load beyond the integration's safety limits applies nothing: the run is held, and this step fails
+    with the report as metadata so that the run shows in red until a person approves or discards it.
+    """
     name, run_id = context.partition_key, context.run_id
     entities = resolved_rosters.entities
     loaded_entities = [entity for entity in ENTITIES if entity in entities]
-    # columns a related collection did not deliver: the load keeps the warehouse's values (e.g. students' birth_date)
-    kept_columns = {entity: entities[entity].kept_columns for entity in loaded_entities if entities[entity].kept_columns}
     engine = warehouse.engine()
     started = time.perf_counter()
-    with recorded_sync_step(engine, run_id, name, resolved_rosters.mode):
-        loaded = load_integration(
-            engine,
-            name,
-            {entity: iter_frames(entities[entity].valid.path) for entity in loaded_entities},
-            full={entity: resolved_rosters.full_load(entity) for entity in loaded_entities},
-            run_id=run_id,
-            rejected={entity: read_frame(entities[entity].rejected.path) for entity in loaded_entities},
-            counts_extra={
-                "fetched": {entity: entities[entity].fetched for entity in loaded_entities},
-                "kept_columns": kept_columns,
-            },
-        )
+    try:
+        with recorded_sync_step(engine, run_id, name, resolved_rosters.mode, hold_run_lock=run_lock.hold):
+            loaded = load_staged(engine, resolved_rosters, run_id=run_id, safety=integrations.integration(name).safety)
+    except SyncHeld as held:
+        staging.mark_held(name, run_id, resolved_rosters)
+        raise dg.Failure(description=str(held), metadata=held_metadata(held), allow_retries=False) from None
     staging.mark_loaded(name, resolved_rosters)
     seconds = round(time.perf_counter() - started, 2)
     rows = active_row_counts(engine, name, loaded_entities)
@@ -96,3 +100,51 @@ def warehouse_tables(
                 "dagster/row_count": rows[entity],
             },
         )
+
+
+def load_staged(engine: Engine, staged: RosterDatasets, *, run_id: str, safety: SafetyLimits | None) -> dict[str, EntityCounts]:
+    """Load a resolved run's staged datasets: what this step does, and what approving a held run does again."""
+    entities = staged.entities
+    loaded_entities = [entity for entity in ENTITIES if entity in entities]
+    return load_integration(
+        engine,
+        staged.integration,
+        {entity: iter_frames(entities[entity].valid.path) for entity in loaded_entities},
+        full={entity: staged.full_load(entity) for entity in loaded_entities},
+        run_id=run_id,
+        rejected={entity: read_frame(entities[entity].rejected.path) for entity in loaded_entities},
+        counts_extra={
+            "fetched": {entity: entities[entity].fetched for entity in loaded_entities},
+            # columns a related collection did not deliver: the load kept the warehouse's values (e.g. birth_date)
+            "kept_columns": {entity: entities[entity].kept_columns for entity in loaded_entities if entities[entity].kept_columns},
+        },
+        extracted_at=staged.extracted_at or _staging_run_start(engine, staged),
+        safety=safety,
+        handle={"type": type(staged).__name__, **staged.model_dump(mode="json")},
+    )
+
+
+def _staging_run_start(engine: Engine, staged: RosterDatasets):
+    """For handles staged before `extracted_at` was recorded: the start of the run that staged them."""
+    record = read_sync_run(engine, staged.run_id, staged.integration)
+    return record["started_at"] if record else None
+
+
+def held_metadata(held: SyncHeld) -> dict:
+    """What a held run would have done, per entity, for the step's failure in the UI (source ids only, never names)."""
+    rows = [
+        f"| {entity} | {e['active_before']} | {e['inserted']} | {e['updated']} | {e['archived_active']} "
+        f"| {e['archive_fraction']:.1%} | {e['change_fraction']:.1%} |"
+        for entity, e in held.report["entities"].items()
+    ]
+    table = "\n".join(
+        ["| entity | active | would insert | would update | would archive | archive | change |", "|---|---|---|---|---|---|---|", *rows]
+    )
+    return {
+        "outcome": "held",
+        "held_run": held.run_id,
+        "reasons": dg.MetadataValue.md("\n".join(f"- {reason}" for reason in held.report["reasons"])),
+        "would_have_done": dg.MetadataValue.md(table),
+        "report": dg.MetadataValue.json(held.report),
+        "approve_with": f"sis-pipeline holds approve {held.run_id}",
+    }

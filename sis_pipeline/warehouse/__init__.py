@@ -2,6 +2,8 @@
 
 from sis_pipeline.warehouse.engine import create_warehouse_engine, warehouse_url
 from sis_pipeline.warehouse.errors import (
+    RunInProgressError,
+    SyncHeld,
     WarehouseError,
     WarehouseLoadError,
     WarehouseSafetyError,
@@ -15,6 +17,8 @@ from sis_pipeline.warehouse.student_mappings import read_student_mappings
 
 __all__ = [
     "EntityCounts",
+    "RunInProgressError",
+    "SyncHeld",
     "WarehouseError",
     "WarehouseLoadError",
     "WarehouseSafetyError",

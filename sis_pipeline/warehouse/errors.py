@@ -19,3 +19,20 @@ class WarehouseSafetyError(WarehouseError):
 
 class WarehouseSchemaError(WarehouseError):
     """The warehouse's schema cannot be brought to this release's revision (nothing was changed)."""
+
+
+class RunInProgressError(WarehouseError):
+    """Another run of the same integration holds its run lock; this run was refused and changed nothing."""
+
+
+class SyncHeld(WarehouseError):
+    """A load would have changed too much of the roster: nothing was applied, the run is held for a person.
+
+    `report` is what the load would have done (counts per entity, sample source ids), as stored with the hold.
+    """
+
+    def __init__(self, message: str, *, integration: str, run_id: str, report: dict):
+        super().__init__(message)
+        self.integration = integration
+        self.run_id = run_id
+        self.report = report

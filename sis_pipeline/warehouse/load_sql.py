@@ -1,7 +1,9 @@
 """The set-based statements of a load, written once for PostgreSQL and SQLite alike.
 
 Every statement reads one entity's staging table (`staged`, holding one integration's rows without
-the integration column) against its warehouse table. Parameters: `:integration` and `:now`.
+the integration column) against its warehouse table. Parameters: `:integration`, `:now` and `:as_of`,
+when the staged data was read from the SIS: a load never overwrites or archives what a load of newer
+data wrote after that moment (two overlapping runs, or a held run approved late).
 """
 
 from sqlalchemy import DateTime, Table, TextClause, bindparam, text
@@ -19,11 +21,21 @@ def _incoming(name: str, current: str, incoming: str) -> str:
 
 
 def bind(sql: str) -> TextClause:
-    """Text SQL whose `:now` is typed, so SQLite stores it in the format SQLAlchemy reads back."""
+    """Text SQL whose times are typed, so SQLite stores and compares them in the format SQLAlchemy reads back."""
     clause = text(sql)
-    if ":now" in sql:
-        clause = clause.bindparams(bindparam("now", type_=DateTime(timezone=True)))
+    for name in ("now", "as_of"):
+        if f":{name}" in sql:
+            clause = clause.bindparams(bindparam(name, type_=DateTime(timezone=True)))
     return clause
+
+
+def _stale(current: str, incoming: str) -> str:
+    """True when the stored row is newer than the staged one: the SIS stamped it later, or a load wrote it
+    after this data was read. Such a row is never overwritten (an older run finishing last must not win)."""
+    return (
+        f"(COALESCE({current}.source_updated_at > {incoming}.source_updated_at, false)"
+        f" OR COALESCE({current}.updated_at > :as_of, false))"
+    )
 
 
 def _differs(entity: str, current: str, incoming: str, incoming_archived: str) -> str:
@@ -61,10 +73,12 @@ SELECT :integration, {", ".join(f"staged.{name}" for name in staged_columns)}, :
 FROM {stage.name} AS staged
 LEFT JOIN {entity} AS existing ON existing.integration = :integration AND existing.source_id = staged.source_id
 WHERE existing.source_id IS NULL
-     OR {_differs(entity, "existing", "staged", f"staged.status = {TOBEDELETED}")}
+     OR (({_differs(entity, "existing", "staged", f"staged.status = {TOBEDELETED}")})
+         AND NOT {_stale("existing", "staged")})
 ON CONFLICT (integration, source_id) DO UPDATE SET
     {assignments}
-WHERE {_differs(entity, entity, "excluded", "excluded.archived_at IS NOT NULL")}
+WHERE ({_differs(entity, entity, "excluded", "excluded.archived_at IS NOT NULL")})
+  AND NOT {_stale(entity, "excluded")}
 """
 
 
@@ -93,12 +107,33 @@ WHERE NOT EXISTS (
 
 
 def count_newly_tobedeleted(table: Table, stage: Table) -> str:
-    """Staged `tobedeleted` rows the warehouse does not hold archived yet."""
+    """Staged `tobedeleted` rows the warehouse does not hold archived yet: all of them, and those already stored
+    (active rows this load archives). Stale rows are not written, so not counted."""
     return f"""
-SELECT count(*) FROM {stage.name} AS staged
+SELECT count(*), COALESCE(SUM(CASE WHEN existing.source_id IS NOT NULL THEN 1 ELSE 0 END), 0)
+FROM {stage.name} AS staged
 LEFT JOIN {table.name} AS existing
     ON existing.integration = :integration AND existing.source_id = staged.source_id
-WHERE staged.status = {TOBEDELETED} AND existing.archived_at IS NULL"""
+WHERE staged.status = {TOBEDELETED} AND existing.archived_at IS NULL AND NOT {_stale("existing", "staged")}"""
+
+
+def count_stale(table: Table, stage: Table) -> str:
+    """Staged rows that differ from their stored row but were not written because the stored one is newer."""
+    return f"""
+SELECT count(*) FROM {stage.name} AS staged
+JOIN {table.name} AS existing ON existing.integration = :integration AND existing.source_id = staged.source_id
+WHERE ({_differs(table.name, "existing", "staged", f"staged.status = {TOBEDELETED}")})
+  AND {_stale("existing", "staged")}"""
+
+
+def sample_written(table: Table, *, archived: bool) -> str:
+    """A few source ids (never names) of rows active before this load that it archived, or changed and kept
+    active: what a held run's report shows. This load's writes carry `:now`; its inserts, `first_seen_at = :now`."""
+    which = "archived_at = :now" if archived else "updated_at = :now AND archived_at IS NULL"
+    return f"""
+SELECT source_id FROM {table.name}
+WHERE integration = :integration AND first_seen_at < :now AND {which}
+ORDER BY source_id LIMIT 5"""
 
 
 def count_active(table: Table) -> str:
@@ -108,11 +143,13 @@ def count_active(table: Table) -> str:
 def archive_absent(table: Table, stage: Table) -> str:
     """A full sync's verdict: active rows the source no longer lists are archived, never deleted.
 
-    A row the source did list but this run rejected keeps its last good version: it is not absent.
+    A row the source did list but this run rejected keeps its last good version: it is not absent. A row
+    first seen or changed after this data was read (by a newer run's load) is not absent either.
     """
     return f"""
 UPDATE {table.name} SET archived_at = :now, updated_at = :now
 WHERE integration = :integration AND archived_at IS NULL
+  AND first_seen_at <= :as_of AND updated_at <= :as_of
   AND NOT EXISTS (SELECT 1 FROM {stage.name} AS staged WHERE staged.source_id = {table.name}.source_id)
   AND NOT EXISTS (
     SELECT 1 FROM rejected_records AS rejected

@@ -2,7 +2,9 @@
 
 Per entity: stage every chunk into a temporary table, refuse a full sync that would archive a
 whole table, link new student source ids, upsert (unchanged rows are not written), and on a full
-sync archive what the source no longer lists. Readers see the old roster or the new one.
+sync archive what the source no longer lists. Readers see the old roster or the new one. A load
+that would archive or change more than the integration's safety limits allow rolls back and
+closes its run as held, for a person to approve or discard (holds.py).
 """
 
 from collections.abc import Iterable, Mapping
@@ -14,13 +16,16 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Column, Connection, Engine, MetaData, Table, Text
 
+from sis_pipeline.config import SafetyLimits
 from sis_pipeline.normalize.models import ENTITIES, columns
 from sis_pipeline.normalize.related import NOT_DELIVERED
 from sis_pipeline.resolve.identity import IDENTITY_RULE
 from sis_pipeline.warehouse import load_sql, postgres_stage, sqlite_stage
-from sis_pipeline.warehouse.errors import WarehouseLoadError, WarehouseSafetyError
+from sis_pipeline.warehouse.errors import SyncHeld, WarehouseLoadError, WarehouseSafetyError
+from sis_pipeline.warehouse.holds import record_hold
 from sis_pipeline.warehouse.rejections import write_rejected
 from sis_pipeline.warehouse.runs import finish_sync_run
+from sis_pipeline.warehouse.safety import EntityChange, hold_reasons
 from sis_pipeline.warehouse.schema import ENTITY_TABLES, change_columns
 
 _BACKENDS: dict[str, ModuleType] = {"postgresql": postgres_stage, "sqlite": sqlite_stage}
@@ -45,6 +50,21 @@ class EntityCounts:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class _EntityLoad:
+    counts: EntityCounts
+    change: EntityChange
+    stale: int  # rows not written because the stored row is newer (counted as unchanged)
+
+
+class _Held(Exception):
+    """Raised inside the load's transaction so that it rolls back; carries what the load would have done."""
+
+    def __init__(self, reasons: list[str], report: dict):
+        super().__init__("; ".join(reasons))
+        self.report = report
+
+
 def load_integration(
     engine: Engine,
     integration: str,
@@ -54,35 +74,85 @@ def load_integration(
     run_id: str,
     rejected: Mapping[str, pd.DataFrame] | None = None,
     counts_extra: Mapping[str, Any] | None = None,
+    extracted_at: datetime | None = None,
+    safety: SafetyLimits | None = SafetyLimits(),
+    handle: Mapping[str, Any] | None = None,
 ) -> dict[str, EntityCounts]:
     """Load every entity of `datasets`, the rejected records, and close the started run as success.
 
     `full` says whether the staged set is the entity's complete set (archive what is missing), for
     all entities at once or per entity (a CSV drop may carry a bulk file for one and a delta for another).
+    `extracted_at` is when the data was read from the SIS (default: now): rows a load wrote after that
+    moment are newer than this data, so they are neither overwritten nor archived.
 
     All of it commits together or not at all; on an exception the caller closes the run as
     failed (`finish_sync_run(engine, ...)`). The run's counts record each entity's counts, the
-    rejected records per entity, and `counts_extra` (e.g. the provider's own totals).
+    rejected records and the stale rows per entity, and `counts_extra` (e.g. the provider's own totals).
+
+    When an entity's load exceeds `safety` (None: no limits, for an approved hold), nothing is applied:
+    the run is closed as held with a report of what it would have done, and `handle` (the staged data
+    an approval loads again) kept with it; then SyncHeld is raised.
     """
     _check_entities(integration, [*datasets, *(rejected or {})])
     now = datetime.now(UTC)
-    params = {"integration": integration, "now": now, "run_id": run_id}
-    with engine.begin() as conn:
-        backend = _BACKENDS[conn.dialect.name]
-        backend.lock_integration(conn, integration)
-        # Rejections first: a full sync must not archive a row that was listed but rejected.
-        rejected_counts = write_rejected(conn, backend, integration, run_id, rejected or {}, now)
-        counts = {
-            entity: _load_entity(
-                conn, backend, integration, entity, chunks, full=full if isinstance(full, bool) else full[entity], params=params
+    as_of = _utc(extracted_at or now)
+    params = {"integration": integration, "now": now, "run_id": run_id, "as_of": as_of}
+    try:
+        with engine.begin() as conn:
+            backend = _BACKENDS[conn.dialect.name]
+            backend.lock_integration(conn, integration)
+            # Rejections first: a full sync must not archive a row that was listed but rejected.
+            rejected_counts = write_rejected(conn, backend, integration, run_id, rejected or {}, now)
+            loads = {
+                entity: _load_entity(
+                    conn, backend, integration, entity, chunks, full=full if isinstance(full, bool) else full[entity], params=params
+                )
+                for entity, chunks in datasets.items()
+            }
+            if safety is not None:
+                _hold_if_beyond(conn, integration, loads, safety, params)
+            run_counts = {entity: load.counts.as_dict() for entity, load in loads.items()}
+            stale = {entity: load.stale for entity, load in loads.items()}
+            finish_sync_run(
+                conn,
+                run_id,
+                integration,
+                "success",
+                {**run_counts, "rejected": rejected_counts, "stale": stale, **(counts_extra or {})},
             )
-            for entity, chunks in datasets.items()
+    except _Held as held:
+        record_hold(engine, run_id, integration, held.report, handle)
+        raise SyncHeld(
+            f"{integration}: run {run_id} held, nothing was applied: {held}; review it with "
+            f"`sis-pipeline holds show {run_id}`, then `holds approve` or `holds discard`",
+            integration=integration,
+            run_id=run_id,
+            report=held.report,
+        ) from None
+    return {entity: load.counts for entity, load in loads.items()}
+
+
+def _hold_if_beyond(
+    conn: Connection, integration: str, loads: Mapping[str, _EntityLoad], safety: SafetyLimits, params: dict
+) -> None:
+    """Raise _Held (rolling the load back) when any entity exceeds the limits, with what the load would have done."""
+    reasons = [
+        reason for entity, load in loads.items() for reason in hold_reasons(safety, integration, entity, load.change)
+    ]
+    if not reasons:
+        return
+    entities = {}
+    for entity, load in loads.items():
+        table = ENTITY_TABLES[entity]
+        entities[entity] = {
+            **load.counts.as_dict(),
+            "active_before": load.change.active_before,
+            "archived_active": load.change.archived,
+            **load.change.fractions(),
+            "sample_archived": _column(conn, load_sql.sample_written(table, archived=True), params),
+            "sample_changed": _column(conn, load_sql.sample_written(table, archived=False), params),
         }
-        run_counts = {entity: entity_counts.as_dict() for entity, entity_counts in counts.items()}
-        finish_sync_run(
-            conn, run_id, integration, "success", {**run_counts, "rejected": rejected_counts, **(counts_extra or {})}
-        )
-    return counts
+    raise _Held(reasons, {"reasons": reasons, "limits": safety.model_dump(), "entities": entities})
 
 
 def _check_entities(integration: str, entities: Iterable[str]) -> None:
@@ -100,7 +170,7 @@ def _load_entity(
     *,
     full: bool,
     params: dict,
-) -> EntityCounts:
+) -> _EntityLoad:
     table = ENTITY_TABLES[entity]
     stage = _stage_table(table)
     stage.create(conn)
@@ -118,27 +188,37 @@ def _load_entity(
     backend.analyze(conn, stage)
     _keep_not_delivered(conn, integration, table, stage, params)
 
-    if full and staged == 0:
-        active = _scalar(conn, load_sql.count_active(table), params)
-        if active:
-            raise WarehouseSafetyError(
-                f"{integration}/{entity}: a full sync staged 0 rows but the warehouse holds {active} active "
-                f"rows; refusing to archive them all (an empty export is far likelier than an empty district)"
-            )
-    newly_tobedeleted = _scalar(conn, load_sql.count_newly_tobedeleted(table, stage), params)
+    active_before = _scalar(conn, load_sql.count_active(table), params)
+    # Refused outright rather than held: approving it could only empty the table.
+    if full and staged == 0 and active_before:
+        raise WarehouseSafetyError(
+            f"{integration}/{entity}: a full sync staged 0 rows but the warehouse holds {active_before} active "
+            f"rows; refusing to archive them all (an empty export is far likelier than an empty district)"
+        )
+    newly_tobedeleted, tobedeleted_active = conn.execute(
+        load_sql.bind(load_sql.count_newly_tobedeleted(table, stage)), params
+    ).one()
+    stale = _scalar(conn, load_sql.count_stale(table, stage), params)
     if entity == "students":
         conn.execute(load_sql.bind(load_sql.link_new_student_source_ids(stage)), params)
         conn.execute(load_sql.bind(load_sql.link_legacy_student_ids(stage)), params)
     inserted, updated = backend.upsert(conn, load_sql.upsert(table, stage), table, stage, params)
     archived_absent = conn.execute(load_sql.bind(load_sql.archive_absent(table, stage)), params).rowcount if full else 0
     stage.drop(conn)
-    return EntityCounts(
+    counts = EntityCounts(
         staged=staged,
         inserted=inserted,
         updated=updated,
         unchanged=staged - inserted - updated,
         archived=newly_tobedeleted + archived_absent,
     )
+    change = EntityChange(active_before=active_before, archived=tobedeleted_active + archived_absent, updated=updated)
+    return _EntityLoad(counts=counts, change=change, stale=stale)
+
+
+def _utc(moment: datetime) -> datetime:
+    """SQLite hands times back naive, in UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _keep_not_delivered(conn: Connection, integration: str, table: Table, stage: Table, params: dict) -> None:
@@ -158,6 +238,10 @@ def _keep_not_delivered(conn: Connection, integration: str, table: Table, stage:
 
 def _scalar(conn: Connection, sql: str, params: dict) -> int:
     return conn.execute(load_sql.bind(sql), params).scalar_one()
+
+
+def _column(conn: Connection, sql: str, params: dict) -> list:
+    return list(conn.execute(load_sql.bind(sql), params).scalars())
 
 
 def _stage_table(table: Table) -> Table:

@@ -85,3 +85,32 @@ def latest_finished_runs(engine: Engine) -> list[dict]:
     )
     with engine.connect() as conn:
         return [row._asdict() for row in conn.execute(query)]
+
+
+def running_runs(engine: Engine, integration: str) -> list[dict]:
+    """The integration's runs still marked running, newest first (a crashed run stays among them)."""
+    query = (
+        select(sync_runs)
+        .where(sync_runs.c.integration == integration, sync_runs.c.status == "running")
+        .order_by(sync_runs.c.started_at.desc())
+    )
+    with engine.connect() as conn:
+        return [row._asdict() for row in conn.execute(query)]
+
+
+def newer_successful_run(engine: Engine, integration: str, run_id: str) -> dict | None:
+    """The newest successful run of the integration that started after `run_id` did, if any."""
+    started = (
+        select(sync_runs.c.started_at)
+        .where(sync_runs.c.run_id == run_id, sync_runs.c.integration == integration)
+        .scalar_subquery()
+    )
+    query = (
+        select(sync_runs)
+        .where(sync_runs.c.integration == integration, sync_runs.c.status == "success", sync_runs.c.started_at > started)
+        .order_by(sync_runs.c.started_at.desc())
+        .limit(1)
+    )
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    return row._asdict() if row else None

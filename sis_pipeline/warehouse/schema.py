@@ -141,6 +141,24 @@ sync_runs = Table(
     Index("ix_sync_runs_history", "integration", "started_at"),
 )
 
+HOLD_DECISIONS = ("approved", "discarded")
+
+sync_holds = Table(
+    "sync_holds",
+    metadata,
+    # A held run (sync_runs.status 'held'): what its load would have done, and what a person decided.
+    Column("run_id", String(), nullable=False),
+    Column("integration", String(), nullable=False),
+    Column("held_at", DateTime(timezone=True), nullable=False),
+    Column("report", JSON().with_variant(JSONB(), "postgresql"), nullable=False),
+    Column("handle", JSON().with_variant(JSONB(), "postgresql")),  # the staged handle an approval loads again
+    Column("decision", String()),
+    Column("decided_at", DateTime(timezone=True)),
+    PrimaryKeyConstraint("run_id", "integration"),
+    CheckConstraint(f"decision IN {HOLD_DECISIONS}", name="ck_sync_holds_decision"),
+    Index("ix_sync_holds_integration", "integration", "held_at"),
+)
+
 rejected_records = Table(
     "rejected_records",
     metadata,
