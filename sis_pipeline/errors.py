@@ -33,11 +33,40 @@ class ClientError(SyncError):
     error_class = "data"
 
 
+class RunInterrupted(KeyboardInterrupt):
+    """A signal (SIGTERM, SIGINT) asked the process to stop.
+
+    A KeyboardInterrupt, so psycopg cancels the statement in flight and every `except Exception`
+    on the way lets it pass.
+    """
+
+    def __init__(self, signal_name: str = "SIGINT"):
+        super().__init__(f"interrupted by {signal_name}")
+        self.signal_name = signal_name
+
+
 def classify(exc: BaseException) -> str:
-    """The error class of any exception, for `sync_runs` and run metadata."""
+    """The error class of any exception, for `sync_runs` and run metadata.
+
+    The first exception in the chain (the exception, then what caused it) whose class is known decides:
+    a failure wrapped on its way up keeps the class of what went wrong.
+    """
+    for link in cause_chain(exc):
+        error_class = _own_class(link)
+        if error_class:
+            return error_class
+    return "internal"
+
+
+def _own_class(exc: BaseException) -> str | None:
+    import sqlalchemy.exc
+
     from sis_pipeline.config import ConfigError
     from sis_pipeline.warehouse.errors import WarehouseError, WarehouseSafetyError
 
+    # Dagster's interruption is recognised by name: this module is part of the Dagster-free core.
+    if isinstance(exc, (KeyboardInterrupt, SystemExit)) or type(exc).__name__ == "DagsterExecutionInterruptedError":
+        return "interrupted"
     if isinstance(exc, SyncError):
         return exc.error_class
     if isinstance(exc, ConfigError):
@@ -46,4 +75,38 @@ def classify(exc: BaseException) -> str:
         return "data"
     if isinstance(exc, WarehouseError):
         return "warehouse"
-    return "internal"
+    if isinstance(exc, (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.DataError)):
+        return "data"  # the warehouse refused a value the roster carried
+    if isinstance(exc, sqlalchemy.exc.DBAPIError):
+        return "warehouse"
+    return None
+
+
+def describe(exc: BaseException) -> str:
+    """One line for an operator: the error's own message (never SQL parameters), and where it happened."""
+    import sqlalchemy.exc
+
+    if isinstance(exc, sqlalchemy.exc.DBAPIError):
+        # str() of these appends the statement, its parameters (roster values) and a documentation link
+        message = f"the warehouse refused a statement: {exc.orig}"
+    elif isinstance(exc, KeyboardInterrupt) and not str(exc):
+        message = "interrupted by SIGINT"
+    elif type(exc).__name__ == "DagsterExecutionInterruptedError":
+        message = "interrupted: the run was stopped (a signal to its process, or terminated from the Dagster UI)"
+    else:
+        message = str(exc) or type(exc).__name__
+    notes = "; ".join(getattr(exc, "__notes__", []))
+    return " ".join(f"{message} ({notes})".split() if notes else message.split())
+
+
+def cause_chain(exc: BaseException) -> list[BaseException]:
+    """The exception, its explicit cause (`raise ... from`), that one's cause, ...
+
+    Not the implicit context: a bug in an `except` block is not the failure it was handling.
+    """
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__
+    return chain

@@ -1,20 +1,50 @@
 """Every step of a run keeps the run's record in `sync_runs` (owned by warehouse/runs.py) up to date."""
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import dagster as dg
 from sqlalchemy import Engine
 
-from sis_pipeline.errors import classify
+from sis_pipeline.defs.resources import WarehouseResource
+from sis_pipeline.errors import classify, describe
 from sis_pipeline.warehouse.runs import finish_sync_run, start_sync_run
+
+log = logging.getLogger(__name__)
 
 
 @contextmanager
-def recorded_sync_step(engine: Engine, run_id: str, integration: str, mode: str) -> Iterator[None]:
-    """One step of a run: the run is open while it works, and closed as failed (with its error class) if it fails."""
-    start_sync_run(engine, run_id, integration, mode)
+def recorded_sync_step(warehouse: WarehouseResource, run_id: str, integration: str, mode: str) -> Iterator[Engine]:
+    """One step of a run, handed the warehouse engine: the run is open while it works, and closed as failed
+    (with its error class) if it fails, however it fails.
+
+    An error becomes a `dg.Failure` whose description is the one line an operator reads and whose
+    metadata carries the class, so the UI and the command line can say what went wrong even when the
+    warehouse itself is what failed and the run could not be recorded. An interruption (Dagster's when
+    a run is terminated, a KeyboardInterrupt for SIGINT/SIGTERM from the command line) is recorded as
+    `interrupted` and re-raised as it is, so Dagster still sees the run as interrupted.
+    """
+    engine = None
     try:
-        yield
-    except Exception as exc:
-        finish_sync_run(engine, run_id, integration, "failed", {}, error_class=classify(exc), error=str(exc))
-        raise
+        engine = warehouse.engine()
+        start_sync_run(engine, run_id, integration, mode)
+        yield engine
+    except BaseException as exc:
+        error_class, message = classify(exc), describe(exc)
+        if engine is not None:
+            _record_failure(engine, run_id, integration, error_class, message)
+        if not isinstance(exc, Exception):
+            raise
+        raise dg.Failure(
+            description=f"{integration}: failed ({error_class}): {message}",
+            metadata={"error_class": error_class, "error": message},
+        ) from exc
+
+
+def _record_failure(engine: Engine, run_id: str, integration: str, error_class: str, message: str) -> None:
+    """Close the run as failed; if even that fails (the warehouse is gone), say so and keep the original error."""
+    try:
+        finish_sync_run(engine, run_id, integration, "failed", {}, error_class=error_class, error=message)
+    except Exception as unrecorded:
+        log.warning("%s: run %s could not be recorded as failed (%s): %s", integration, run_id, error_class, describe(unrecorded))

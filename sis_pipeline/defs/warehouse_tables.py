@@ -61,9 +61,8 @@ def warehouse_tables(
     name, run_id = context.partition_key, context.run_id
     entities = resolved_rosters.entities
     loaded_entities = [entity for entity in ENTITIES if entity in entities]
-    engine = warehouse.engine()
     started = time.perf_counter()
-    with recorded_sync_step(engine, run_id, name, resolved_rosters.mode):
+    with recorded_sync_step(warehouse, run_id, name, resolved_rosters.mode) as engine:
         loaded = load_integration(
             engine,
             name,

@@ -19,3 +19,11 @@ class WarehouseSafetyError(WarehouseError):
 
 class WarehouseSchemaError(WarehouseError):
     """The warehouse's schema cannot be brought to this release's revision (nothing was changed)."""
+
+
+class WarehouseUnavailableError(WarehouseError):
+    """The warehouse could not be reached, or the connection to it was lost (the server's reason included)."""
+
+
+class WarehouseTimeoutError(WarehouseError):
+    """The warehouse kept the run waiting longer than its configured limit (connect, lock or statement)."""
