@@ -4,12 +4,15 @@ Tests import from here, never from each other.
 """
 
 import json
+import subprocess
+import time
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pytest
 import sqlalchemy as sa
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, text
 
 from sis_pipeline.warehouse import create_warehouse_engine
 from sis_pipeline.warehouse.schema import ENTITY_TABLES
@@ -29,6 +32,27 @@ SOURCE_COLLECTION = {
 def expected_totals(sim) -> dict[str, int]:
     totals = sim.totals()
     return {entity: totals[collection] for entity, collection in SOURCE_COLLECTION.items()}
+
+
+def wait_until_loading(url: str, process: subprocess.Popen, timeout: float = 120.0) -> int:
+    """Until the sync's connection is staging rows inside its load transaction; that connection's backend pid."""
+    engine = create_engine(url)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                pytest.fail("the sync ended before its load could be interrupted")
+            with engine.connect() as conn:
+                loading = conn.execute(text(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid() AND state <> 'idle' AND query ILIKE '%stage_%' LIMIT 1"
+                )).scalar()
+            if loading:
+                return loading
+            time.sleep(0.01)
+        pytest.fail("the load never started")
+    finally:
+        engine.dispose()
 
 
 def warehouse_counts(url: str, *, active_only: bool = False) -> dict[str, int]:
