@@ -3,6 +3,7 @@
 import argparse
 import json
 import logging
+import os
 import sys
 
 from sis_pipeline.config import ConfigError, load_config
@@ -154,8 +155,20 @@ def _run_sync(args) -> int:
             if args.verbose and tracebacks[name]:
                 print(tracebacks[name], file=sys.stderr)
     if report.get("interrupted"):
-        return INTERRUPTED_EXIT
+        _exit_now(INTERRUPTED_EXIT)
     return 0 if all(item["status"] == "success" for item in report["integrations"].values()) else 1
+
+
+def _exit_now(status: int) -> None:
+    """End the process without waiting for extraction threads still blocked on an HTTP response.
+
+    The run is already closed and reported; those threads hold nothing that needs closing (a partial
+    staging file of a run nobody will read), and waiting for them could take the request timeout.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(status)
 
 
 def _configure_logging(*, quiet: bool, verbose: bool) -> None:
