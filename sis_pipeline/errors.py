@@ -51,11 +51,29 @@ def classify(exc: BaseException) -> str:
     The first exception in the chain (the exception, then what caused it) whose class is known decides:
     a failure wrapped on its way up keeps the class of what went wrong.
     """
+    if any(_is_interruption(link) for link in _context_chain(exc)):
+        # A failure while unwinding from a signal (a rollback on a connection the signal left busy) is
+        # the interruption's consequence, not a failure of its own.
+        return "interrupted"
     for link in cause_chain(exc):
         error_class = _own_class(link)
         if error_class:
             return error_class
     return "internal"
+
+
+def _is_interruption(exc: BaseException) -> bool:
+    # Dagster's interruption is recognised by name: this module is part of the Dagster-free core.
+    return isinstance(exc, (KeyboardInterrupt, SystemExit)) or type(exc).__name__ == "DagsterExecutionInterruptedError"
+
+
+def _context_chain(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
 
 
 def _own_class(exc: BaseException) -> str | None:
@@ -64,9 +82,6 @@ def _own_class(exc: BaseException) -> str | None:
     from sis_pipeline.config import ConfigError
     from sis_pipeline.warehouse.errors import WarehouseError, WarehouseSafetyError
 
-    # Dagster's interruption is recognised by name: this module is part of the Dagster-free core.
-    if isinstance(exc, (KeyboardInterrupt, SystemExit)) or type(exc).__name__ == "DagsterExecutionInterruptedError":
-        return "interrupted"
     if isinstance(exc, SyncError):
         return exc.error_class
     if isinstance(exc, ConfigError):
@@ -86,6 +101,9 @@ def describe(exc: BaseException) -> str:
     """One line for an operator: the error's own message (never SQL parameters), and where it happened."""
     import sqlalchemy.exc
 
+    interruption = next((link for link in _context_chain(exc) if _is_interruption(link)), exc)
+    if interruption is not exc:
+        return describe(interruption)
     if isinstance(exc, sqlalchemy.exc.DBAPIError):
         # str() of these appends the statement, its parameters (roster values) and a documentation link
         message = f"the warehouse refused a statement: {exc.orig}"

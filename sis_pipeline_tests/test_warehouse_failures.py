@@ -78,6 +78,16 @@ def _caused_by(cause: BaseException) -> Exception:
         return outer
 
 
+def _raised_while_handling(interruption: BaseException) -> Exception:
+    try:
+        try:
+            raise interruption
+        except BaseException:
+            raise sqlalchemy.exc.OperationalError("ROLLBACK", {}, Exception("another command is already in progress"))
+    except sqlalchemy.exc.OperationalError as consequence:
+        return consequence
+
+
 @pytest.mark.parametrize(
     ("error", "expected"),
     [
@@ -90,6 +100,7 @@ def _caused_by(cause: BaseException) -> Exception:
         (KeyboardInterrupt(), "interrupted"),
         (dg.DagsterExecutionInterruptedError(), "interrupted"),
         (_caused_by(NetworkError("reset by peer")), "network"),
+        (_raised_while_handling(dg.DagsterExecutionInterruptedError()), "interrupted"),
         (ValueError("a bug"), "internal"),
     ],
 )
@@ -101,3 +112,4 @@ def test_describe_keeps_roster_values_out_of_the_line():
     error = sqlalchemy.exc.IntegrityError("INSERT INTO students VALUES (%(name)s)", {"name": "Zoë O'Brien"}, Exception("duplicate key\nDETAIL: x"))
     assert describe(error) == "the warehouse refused a statement: duplicate key DETAIL: x"
     assert describe(RunInterrupted("SIGTERM")) == "interrupted by SIGTERM"
+    assert describe(_raised_while_handling(RunInterrupted("SIGTERM"))) == "interrupted by SIGTERM"

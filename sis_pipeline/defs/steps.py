@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 
 from sis_pipeline.defs.resources import WarehouseResource
 from sis_pipeline.errors import classify, describe
+from sis_pipeline.signals import signals_as_interrupts
 from sis_pipeline.warehouse.runs import finish_sync_run, start_sync_run
 
 log = logging.getLogger(__name__)
@@ -21,15 +22,16 @@ def recorded_sync_step(warehouse: WarehouseResource, run_id: str, integration: s
 
     An error becomes a `dg.Failure` whose description is the one line an operator reads and whose
     metadata carries the class, so the UI and the command line can say what went wrong even when the
-    warehouse itself is what failed and the run could not be recorded. An interruption (Dagster's when
-    a run is terminated, a KeyboardInterrupt for SIGINT/SIGTERM from the command line) is recorded as
-    `interrupted` and re-raised as it is, so Dagster still sees the run as interrupted.
+    warehouse itself is what failed and the run could not be recorded. An interruption (SIGTERM, SIGINT,
+    a run terminated from the UI; see sis_pipeline/signals.py) is recorded as `interrupted` and re-raised
+    as it is, so Dagster still sees the run as interrupted.
     """
     engine = None
     try:
-        engine = warehouse.engine()
-        start_sync_run(engine, run_id, integration, mode)
-        yield engine
+        with signals_as_interrupts():  # a KeyboardInterrupt, which psycopg answers by cancelling the statement
+            engine = warehouse.engine()
+            start_sync_run(engine, run_id, integration, mode)
+            yield engine
     except BaseException as exc:
         error_class, message = classify(exc), describe(exc)
         if engine is not None:
