@@ -5,13 +5,15 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
 import pytest
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, select, text
 
 from sis_pipeline.cli import INTERRUPTED_EXIT
 from sis_pipeline.defs.resources import WarehouseResource
@@ -115,3 +117,35 @@ def test_a_failing_step_raises_a_failure_carrying_its_class(postgres_url):
     assert failure.value.description == "springfield: failed (internal): something no class describes"
     assert failure.value.metadata["error_class"].value == "internal"
     assert read_sync_run(warehouse.engine(), "run-2", "springfield")["status"] == "failed"
+
+
+@contextmanager
+def dagster_like_sigterm():
+    """SIGTERM raises DagsterExecutionInterruptedError, as Dagster's handler does while a step runs."""
+
+    def _interrupt(_signum, _frame):
+        raise dg.DagsterExecutionInterruptedError()
+
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_sigterm_during_a_statement_in_a_step_cancels_it_and_is_recorded_as_interrupted(postgres_url):
+    """A signal in the middle of a driver-level statement (as COPY is) must not leave the connection busy:
+    the rollback would fail and its error would hide the interruption."""
+    warehouse = WarehouseResource(url=postgres_url)
+    timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGTERM))
+    started = time.monotonic()
+    with dagster_like_sigterm(), pytest.raises(KeyboardInterrupt):
+        with recorded_sync_step(warehouse, "run-3", "springfield", "full") as engine:
+            with engine.begin() as conn:
+                timer.start()
+                conn.connection.cursor().execute("SELECT pg_sleep(30)")
+    assert time.monotonic() - started < PROMPTLY
+    record = read_sync_run(warehouse.engine(), "run-3", "springfield")
+    assert (record["status"], record["error_class"], record["error"]) == ("failed", "interrupted", "interrupted by SIGTERM")
+    with warehouse.engine().connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(30)' AND state = 'active'")).scalar_one() == 0
