@@ -59,8 +59,11 @@ def test_a_connection_terminated_mid_load_is_a_warehouse_failure_and_commits_not
         _, stderr = sync.communicate(timeout=60)
 
     assert sync.returncode == 1
-    assert "springfield: failed (warehouse): lost the connection to the warehouse at postgresql+psycopg://" in stderr
-    assert "terminating connection due to administrator command" in stderr
+    line = next(line for line in stderr.splitlines() if line.startswith("springfield: failed"))
+    assert line.startswith(f"springfield: failed (warehouse): lost the connection to the warehouse at {postgres_url}: ")
+    # psycopg's words depend on what the connection was doing when the server ended it
+    assert any(reason in line for reason in ("terminating connection due to administrator command", "the connection is lost",
+                                             "server closed the connection unexpectedly")), line
     with admin.connect() as conn:
         record = conn.execute(select(sync_runs)).mappings().one()
     admin.dispose()
