@@ -3,11 +3,18 @@
 import argparse
 import json
 import logging
+import os
 import sys
 
 from sis_pipeline.config import ConfigError, load_config
 from sis_pipeline.counts import COUNT_NAMES
+from sis_pipeline.errors import describe
 from sis_pipeline.redact import install_log_redaction
+from sis_pipeline.signals import signals_as_interrupts
+
+# The exit status of a sync stopped by SIGTERM or SIGINT (128 + SIGINT, as shells report Ctrl-C).
+INTERRUPTED_EXIT = 130
+THIRD_PARTY_LOGGERS = ("httpx", "httpcore", "dagster", "alembic", "urllib3", "asyncio", "filelock")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     sync.add_argument("--mode", choices=["full", "incremental"], default="full")
     sync.add_argument("--json", action="store_true", help="print the per-integration counts as JSON")
     sync.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    sync.add_argument("--verbose", action="store_true", help="tracebacks and the libraries' own logs (Dagster, httpx, alembic)")
 
     tokens = commands.add_parser("tokens", help="stored OAuth tokens: status, or revoke to force a new one")
     tokens.add_argument("action", choices=["status", "revoke"])
@@ -113,19 +121,28 @@ def _tokens(args) -> int:
 
 
 def _sync(args) -> int:
-    logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO,
-        format="%(asctime)s %(levelname)s %(message)s",
-        datefmt="%H:%M:%S",
-        stream=sys.stderr,
-    )
+    _configure_logging(quiet=args.quiet, verbose=args.verbose)
+    with signals_as_interrupts():
+        try:
+            return _run_sync(args)
+        except KeyboardInterrupt as exc:  # outside a run: nothing was open that needs closing
+            print(f"sync stopped: {describe(exc)}", file=sys.stderr)
+            return INTERRUPTED_EXIT
+
+
+def _run_sync(args) -> int:
+    from sis_pipeline.token_cipher import check_token_key
+    from sis_pipeline.warehouse.timeouts import warehouse_timeouts
+
     try:
         config = load_config(args.config)
         names = args.integration or config.names
         for name in names:
             config.integration(name)
+        check_token_key()
+        warehouse_timeouts()
     except ConfigError as exc:
-        print(f"configuration refused: {exc}", file=sys.stderr)
+        print(f"configuration refused (config): {exc}", file=sys.stderr)
         return 2
     if args.mode == "incremental":
         print(
@@ -137,18 +154,56 @@ def _sync(args) -> int:
 
     from sis_pipeline.defs.sync_runner import sync_integrations
 
-    report = sync_integrations(config, names, mode=args.mode)
+    # Dagster logs every step failure with its traceback; the one line per integration below says it
+    # all unless the operator asks for more.
+    report = sync_integrations(config, names, mode=args.mode, dagster_log_level="INFO" if args.verbose else "CRITICAL")
+    tracebacks = {name: item.pop("traceback", None) for name, item in report["integrations"].items()}
     print(json.dumps(report, indent=2) if args.json else format_report(report))
+    for name, item in report["integrations"].items():
+        if item["status"] != "success":
+            print(f"{name}: {item['status']} ({item['error_class']}): {item['error']}", file=sys.stderr)
+            if args.verbose and tracebacks[name]:
+                print(tracebacks[name], file=sys.stderr)
+    if report.get("interrupted"):
+        _exit_now(INTERRUPTED_EXIT)
     return 0 if all(item["status"] == "success" for item in report["integrations"].values()) else 1
 
 
+def _exit_now(status: int) -> None:
+    """End the process without waiting for extraction threads still blocked on an HTTP response.
+
+    The run is already closed and reported; those threads hold nothing that needs closing (a partial
+    staging file of a run nobody will read), and waiting for them could take the request timeout.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(status)
+
+
+def _configure_logging(*, quiet: bool, verbose: bool) -> None:
+    """Progress lines from sis_pipeline at INFO; the libraries' own INFO chatter only with --verbose."""
+    logging.basicConfig(
+        level=logging.INFO if verbose or not quiet else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+    for name in THIRD_PARTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)
+    if verbose:
+        logging.getLogger("sis_pipeline").setLevel(logging.DEBUG)
+
+
 def format_report(report: dict) -> str:
+    """Per integration its outcome, and per entity the counts; why a run failed goes to stderr, one line each."""
     columns = COUNT_NAMES
     lines = []
     for name, item in report["integrations"].items():
+        if item["status"] != "success":
+            lines.append(f"{name}: {item['status']} ({item.get('error_class')}) in {item['seconds']}s")
+            continue
         lines.append(f"{name}: {item['status']} in {item['seconds']}s")
-        if item.get("error"):
-            lines.append(f"  error ({item.get('error_class')}): {item['error']}")
         if item.get("hold"):
             lines += [f"  held: {reason}" for reason in item["hold"]["reasons"]]
             lines.append(f"  nothing was applied; review: sis-pipeline holds show {item['run_id']}")

@@ -44,8 +44,15 @@ def extract(provider, out_dir: Path, since: datetime | None = None) -> tuple[dic
     and the optional collections the SIS refused (skipped)."""
     modes = provider.collection_modes()
     delivered = [collection for collection in provider.collections if modes[collection] != "absent"]
-    with ThreadPoolExecutor(max_workers=max(1, provider.parallel), thread_name_prefix="extract") as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, provider.parallel), thread_name_prefix="extract")
+    try:
         futures = {c: pool.submit(extract_collection, provider, c, out_dir, since) for c in delivered}
         results = {collection: future.result() for collection, future in futures.items()}
+    except BaseException as exc:
+        # An interrupted run (SIGTERM, a run terminated in Dagster) stops now: no collection not yet
+        # started is fetched, and nobody waits here for the requests in flight (the caller closes the provider).
+        pool.shutdown(wait=isinstance(exc, Exception), cancel_futures=not isinstance(exc, Exception))
+        raise
+    pool.shutdown()
     handles = {collection: result | {"mode": modes[collection]} for collection, result in results.items() if result is not None}
     return handles, [collection for collection, result in results.items() if result is None]

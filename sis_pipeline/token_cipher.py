@@ -5,6 +5,8 @@ import os
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from sis_pipeline.config import ConfigError
+
 log = logging.getLogger(__name__)
 KEY_ENV = "SIS_TOKEN_KEY"
 _warned = False
@@ -39,4 +41,22 @@ def token_cipher(env=os.environ) -> TokenCipher | None:
     try:
         return TokenCipher(keys)
     except ValueError:
-        raise ValueError(f"{KEY_ENV} must be comma-separated Fernet keys (Fernet.generate_key())") from None
+        bad = next(number for number, key in enumerate(keys, 1) if not _is_fernet_key(key))
+        raise ConfigError(
+            f"{KEY_ENV}: key {bad} of {len(keys)} is not a Fernet key (32 url-safe base64-encoded bytes); "
+            "expected comma-separated keys from Fernet.generate_key(), newest first"
+        ) from None
+
+
+def check_token_key(env=os.environ) -> None:
+    """Refuse a SIS_TOKEN_KEY that is set but unusable before any work starts; unset is allowed."""
+    if env.get(KEY_ENV, "").strip():
+        token_cipher(env)
+
+
+def _is_fernet_key(key: str) -> bool:
+    try:
+        Fernet(key.encode())
+    except ValueError:
+        return False
+    return True

@@ -5,14 +5,17 @@ Tests import from here, never from each other.
 
 import json
 import socket
+import subprocess
 import threading
+import time
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pytest
 import sqlalchemy as sa
 import yaml
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, text
 
 from sis_pipeline.warehouse import create_warehouse_engine
 from sis_pipeline.warehouse.schema import ENTITY_TABLES, api_calls, rejected_records
@@ -32,6 +35,27 @@ SOURCE_COLLECTION = {
 def expected_totals(sim) -> dict[str, int]:
     totals = sim.totals()
     return {entity: totals[collection] for entity, collection in SOURCE_COLLECTION.items()}
+
+
+def wait_until_loading(url: str, process: subprocess.Popen, timeout: float = 120.0) -> int:
+    """Until the sync's connection is staging rows inside its load transaction; that connection's backend pid."""
+    engine = create_engine(url)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                pytest.fail("the sync ended before its load could be interrupted")
+            with engine.connect() as conn:
+                loading = conn.execute(text(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid() AND state <> 'idle' AND query ILIKE '%stage_%' LIMIT 1"
+                )).scalar()
+            if loading:
+                return loading
+            time.sleep(0.01)
+        pytest.fail("the load never started")
+    finally:
+        engine.dispose()
 
 
 def warehouse_counts(url: str, *, active_only: bool = False) -> dict[str, int]:
@@ -143,17 +167,17 @@ def write_package(
     path, files: dict[str, str], modes: dict[str, str], *, as_zip: bool, dirty_encoding: bool = True, encoding: str = "utf-8"
 ):
     """A package as real drops arrive: UTF-8 (or `encoding`) with a byte-order mark and CRLF line endings."""
-    contents = {"manifest.csv": manifest(modes)} | {f"{name}.csv": text for name, text in files.items()}
+    contents = {"manifest.csv": manifest(modes)} | {f"{name}.csv": content for name, content in files.items()}
     bom = "\ufeff" if encoding == "utf-8" else ""
-    encode = (lambda text: bom + text.replace("\n", "\r\n")) if dirty_encoding else (lambda text: text)
+    encode = (lambda content: bom + content.replace("\n", "\r\n")) if dirty_encoding else (lambda content: content)
     if as_zip:
         with zipfile.ZipFile(path, "w") as archive:
-            for name, text in contents.items():
-                archive.writestr(f"export/{name}", encode(text).encode(encoding))
+            for name, content in contents.items():
+                archive.writestr(f"export/{name}", encode(content).encode(encoding))
     else:
         path.mkdir()
-        for name, text in contents.items():
-            (path / name).write_bytes(encode(text).encode(encoding))
+        for name, content in contents.items():
+            (path / name).write_bytes(encode(content).encode(encoding))
     return path
 
 

@@ -4,39 +4,16 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
-import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, select
 
 from sis_simulators import SimulatorServer, SimulatorSettings
 from sis_pipeline.warehouse.schema import sync_runs
-from sis_pipeline_tests.helpers import expected_totals, warehouse_counts
+from sis_pipeline_tests.helpers import expected_totals, wait_until_loading, warehouse_counts
 
 CLI = str(Path(sys.executable).with_name("sis-pipeline"))
-
-
-def wait_until_loading(url: str, process: subprocess.Popen, timeout: float = 120.0) -> None:
-    """Until the sync's connection is staging rows inside its load transaction."""
-    engine = create_engine(url)
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                pytest.fail("the sync ended before its load could be interrupted")
-            with engine.connect() as conn:
-                loading = conn.execute(text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND pid <> pg_backend_pid() AND state <> 'idle' AND query ILIKE '%stage_%'"
-                )).scalar_one()
-            if loading:
-                return
-            time.sleep(0.01)
-        pytest.fail("the load never started")
-    finally:
-        engine.dispose()
 
 
 def test_sigkill_mid_load_commits_nothing_and_the_next_run_converges(postgres_url, write_config, tmp_path):

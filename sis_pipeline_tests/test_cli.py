@@ -44,7 +44,8 @@ def test_readable_summary_and_nonzero_exit_when_an_integration_fails(district, w
 
     failed = run_cli("sync", "--config", str(config), env_extra=env | {"SPRINGFIELD_CLIENT_SECRET": "wrong-secret"}, cwd=tmp_path)
     assert failed.returncode == 1
-    assert "springfield: failed" in failed.stdout and "error (auth)" in failed.stdout
+    assert "springfield: failed (auth)" in failed.stdout
+    assert any(line.startswith("springfield: failed (auth): ") for line in failed.stderr.splitlines())
     assert "wrong-secret" not in failed.stdout + failed.stderr
 
 

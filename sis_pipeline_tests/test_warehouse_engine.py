@@ -51,7 +51,7 @@ def test_sqlite_connections_use_wal_foreign_keys_and_wait_for_locks(sqlite_url):
         ]
     engine.dispose()
 
-    assert settings == ["wal", 1, 30000]
+    assert settings == ["wal", 1, 60000]  # SIS_WAREHOUSE_LOCK_TIMEOUT's default, 60 s
 
 
 def test_ensure_schema_is_idempotent(warehouse_url):

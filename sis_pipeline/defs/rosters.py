@@ -41,8 +41,7 @@ def raw_rosters(
 ) -> RawRosters:
     """Every roster record the district's SIS serves, exactly as it was sent."""
     name, run_id = context.partition_key, context.run_id
-    engine = warehouse.engine()
-    with recorded_sync_step(engine, run_id, name, config.mode, hold_run_lock=run_lock.hold):
+    with recorded_sync_step(warehouse, run_id, name, config.mode, hold_run_lock=run_lock.hold) as engine:
         if config.mode != "full":
             raise IncrementalNotAvailable(
                 "mode incremental is not available yet: incremental syncs (watermarks in sync_cursors) arrive with "
@@ -84,7 +83,7 @@ def normalized_rosters(
 ) -> RosterDatasets:
     """Schools, terms, courses, sections, students, teachers and enrollments in one checked shape; bad rows set aside."""
     name, run_id = context.partition_key, context.run_id
-    with recorded_sync_step(warehouse.engine(), run_id, name, raw_rosters.mode, hold_run_lock=run_lock.hold):
+    with recorded_sync_step(warehouse, run_id, name, raw_rosters.mode, hold_run_lock=run_lock.hold):
         integration = integrations.integration(name)
         entities = normalize_integration(
             integration,
@@ -118,8 +117,7 @@ def resolved_rosters(
     """Each student linked to one stable student_uid, and SIS-vs-local conflicts settled by the integration's strategy."""
     name, run_id = context.partition_key, context.run_id
     resolved = normalized_rosters.model_copy(update={"run_id": run_id})
-    engine = warehouse.engine()
-    with recorded_sync_step(engine, run_id, name, normalized_rosters.mode, hold_run_lock=run_lock.hold):
+    with recorded_sync_step(warehouse, run_id, name, normalized_rosters.mode, hold_run_lock=run_lock.hold) as engine:
         strategy = integrations.integration(name).conflict_strategy
         if "students" in normalized_rosters.entities:
             entity = normalized_rosters.entities["students"]

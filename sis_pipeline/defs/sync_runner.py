@@ -1,19 +1,23 @@
 """The command line's way into the asset graph: the same assets, materialized in-process per integration."""
 
+import logging
 import os
 import time
+import traceback
 
 import dagster as dg
 
 from sis_pipeline.config import PipelineConfig
 from sis_pipeline.counts import COUNT_NAMES
 from sis_pipeline.defs import build_resources, roster_assets
-from sis_pipeline.errors import classify
+from sis_pipeline.errors import classify, describe
 from sis_pipeline.normalize.models import ENTITIES
 from sis_pipeline.warehouse.holds import find_hold
-from sis_pipeline.warehouse.runs import read_sync_run
+from sis_pipeline.warehouse.runs import fail_if_running, read_sync_run
 
-QUIET_DAGSTER = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+log = logging.getLogger(__name__)
+# How Dagster names an interruption in a failure's error info (a signal, or termination from the UI).
+INTERRUPTIONS = {"DagsterExecutionInterruptedError", "KeyboardInterrupt", "RunInterrupted"}
 
 
 def sync_instance() -> dg.DagsterInstance:
@@ -28,28 +32,36 @@ def sync_integrations(
     mode: str = "full",
     instance: dg.DagsterInstance | None = None,
     resources: dict | None = None,
+    dagster_log_level: str = "WARNING",
 ) -> dict:
-    """Run the roster assets for each named integration, one after another; one failing stops no other."""
+    """Run the roster assets for each named integration, one after another; one failing stops no other.
+
+    An interrupted run stops the rest: they are reported `not started`, and the report says `interrupted`.
+    `dagster_log_level` is the level of Dagster's own console log (its step failures carry tracebacks).
+    """
     assets = roster_assets(config)
     resources = resources or build_resources(config)
     instance = instance or sync_instance()
-    report = {}
+    run_config = {
+        "loggers": {"console": {"config": {"log_level": dagster_log_level}}},
+        "ops": {"raw_rosters": {"config": {"mode": mode}}},
+    }
+    report, interrupted = {}, False
     for name in names:
+        if interrupted:
+            report[name] = _failed("not started: the sync was interrupted", "interrupted", time.perf_counter(), "not started")
+            continue
         started = time.perf_counter()
         try:
             result = dg.materialize(
-                assets,
-                partition_key=name,
-                resources=resources,
-                instance=instance,
-                run_config={**QUIET_DAGSTER, "ops": {"raw_rosters": {"config": {"mode": mode}}}},
-                raise_on_error=False,
+                assets, partition_key=name, resources=resources, instance=instance, run_config=run_config, raise_on_error=False
             )
         except Exception as exc:  # a failure before any step ran (e.g. resources that cannot start)
-            report[name] = _failed(str(exc), classify(exc), started)
+            report[name] = _failed(describe(exc), classify(exc), started) | {"traceback": "".join(traceback.format_exception(exc))}
             continue
         report[name] = _summary(result, name, resources["warehouse"], started)
-    return {"integrations": report}
+        interrupted = report[name].get("error_class") == "interrupted"
+    return {"integrations": report} | ({"interrupted": True} if interrupted else {})
 
 
 def _summary(result: dg.ExecuteInProcessResult, name: str, warehouse, started: float) -> dict:
@@ -68,17 +80,42 @@ def _summary(result: dg.ExecuteInProcessResult, name: str, warehouse, started: f
             "entities": {entity: entities[entity] for entity in ENTITIES if entity in entities},
             "api": api,
         }
-    # The failing step recorded its error, already classified, in sync_runs.
-    try:
-        record = read_sync_run(warehouse.engine(), result.run_id, name) or {}
-    except Exception:  # the warehouse itself may be what failed
-        record = {}
-    if record.get("status") == "held":
+    if _step_failure_metadata(result).get("outcome") == "held":
         return _held(warehouse, result.run_id, name, started)
+    error_class, message = _failure(result, name, warehouse)
+    return _failed(message, error_class, started) | {"run_id": result.run_id}
+
+
+def _failure(result: dg.ExecuteInProcessResult, name: str, warehouse) -> tuple[str, str]:
+    """The class and one-line message of a failed run.
+
+    The failing step decided both once (`recorded_sync_step`): recorded in sync_runs and carried by its
+    `dg.Failure`, which the command line reads here, so a warehouse that is itself the failure is not asked
+    again. A run that stopped where no step could record it (between steps, in an IO manager) is closed here.
+    """
     failure = next((e for e in result.all_events if e.is_step_failure), None)
-    fallback = failure.step_failure_data.error.message.strip() if failure else "run failed"
-    item = _failed(record.get("error") or fallback, record.get("error_class") or "internal", started)
-    return item | {"run_id": result.run_id}
+    decided = _step_failure_metadata(result)
+    if "error_class" in decided:
+        return decided["error_class"], decided["error"]
+    if _interrupted(result):
+        error_class, message = "interrupted", "interrupted: the run was stopped between steps (a signal to its process)"
+    else:
+        error_class, message = "internal", _innermost_message(failure) if failure else "run failed before any step"
+    try:
+        engine = warehouse.engine()
+        if not fail_if_running(engine, result.run_id, name, error_class, message):
+            record = read_sync_run(engine, result.run_id, name) or {}
+            error_class, message = record.get("error_class") or error_class, record.get("error") or message
+    except Exception as unrecorded:  # the warehouse may be what failed
+        log.warning("%s: run %s could not be closed as failed: %s", name, result.run_id, describe(unrecorded))
+    return error_class, message
+
+
+def _step_failure_metadata(result: dg.ExecuteInProcessResult) -> dict:
+    """What the failing step said about its failure (`dg.Failure` metadata), if it said anything."""
+    failure = next((e for e in result.all_events if e.is_step_failure), None)
+    user = failure.step_failure_data.user_failure_data if failure else None
+    return {key: value.value for key, value in user.metadata.items()} if user else {}
 
 
 def _held(warehouse, run_id: str, name: str, started: float) -> dict:
@@ -93,9 +130,22 @@ def _held(warehouse, run_id: str, name: str, started: float) -> dict:
     }
 
 
-def _failed(message: str, error_class: str, started: float) -> dict:
+def _innermost_message(failure: dg.DagsterEvent) -> str:
+    """What the user code raised, not Dagster's "Error occurred while executing op" around it."""
+    error = failure.step_failure_data.error
+    while error.cause is not None:
+        error = error.cause
+    return " ".join(error.message.split())
+
+
+def _interrupted(result: dg.ExecuteInProcessResult) -> bool:
+    errors = (getattr(event.event_specific_data, "error", None) for event in result.all_events)
+    return any(error is not None and error.cls_name in INTERRUPTIONS for error in errors)
+
+
+def _failed(message: str, error_class: str, started: float, status: str = "failed") -> dict:
     return {
-        "status": "failed",
+        "status": status,
         "seconds": round(time.perf_counter() - started, 2),
         "error_class": error_class,
         "error": message,

@@ -74,10 +74,9 @@ def warehouse_tables(
     name, run_id = context.partition_key, context.run_id
     entities = resolved_rosters.entities
     loaded_entities = [entity for entity in ENTITIES if entity in entities]
-    engine = warehouse.engine()
     started = time.perf_counter()
     try:
-        with recorded_sync_step(engine, run_id, name, resolved_rosters.mode, hold_run_lock=run_lock.hold):
+        with recorded_sync_step(warehouse, run_id, name, resolved_rosters.mode, hold_run_lock=run_lock.hold) as engine:
             loaded = load_staged(engine, resolved_rosters, run_id=run_id, safety=integrations.integration(name).safety)
     except SyncHeld as held:
         staging.mark_held(name, run_id, resolved_rosters)

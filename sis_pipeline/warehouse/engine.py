@@ -8,8 +8,11 @@ from sqlalchemy import URL, Engine, create_engine, event, make_url
 from sqlalchemy.exc import ArgumentError
 
 from sis_pipeline.warehouse.errors import WarehouseUrlError
+from sis_pipeline.warehouse.failures import translate_failures
+from sis_pipeline.warehouse.timeouts import KEEPALIVES, WarehouseTimeouts, warehouse_timeouts
 
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+# SQLite has no "no limit" for its busy timeout; about 24 days stands in for SIS_WAREHOUSE_LOCK_TIMEOUT=0.
+SQLITE_LONGEST_WAIT_MS = 2**31 - 1
 SQLITE_BEGIN_OPTION = "sqlite_begin"
 _PSYCOPG3 = "postgresql+psycopg"
 
@@ -23,12 +26,20 @@ def warehouse_url(env: Mapping[str, str] = os.environ) -> str:
     return f"sqlite:///{data_dir / 'warehouse.sqlite'}"
 
 
-def create_warehouse_engine(url: str | URL) -> Engine:
-    """An engine for PostgreSQL (through psycopg 3) or SQLite, configured for loading."""
+def create_warehouse_engine(url: str | URL, timeouts: WarehouseTimeouts | None = None) -> Engine:
+    """An engine for PostgreSQL (through psycopg 3) or SQLite, configured for loading.
+
+    Every wait is bounded (`timeouts`, else the `SIS_WAREHOUSE_*_TIMEOUT` environment), and a failure to
+    connect, a lost connection or a timeout raises a one-line warehouse error naming the warehouse.
+    """
     parsed = parse_warehouse_url(url)
+    timeouts = timeouts or warehouse_timeouts()
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed)
-    return create_engine(parsed, pool_pre_ping=True)
+        engine = _sqlite_engine(parsed, timeouts)
+    else:
+        engine = _postgresql_engine(parsed, timeouts)
+    translate_failures(engine, timeouts)
+    return engine
 
 
 def parse_warehouse_url(url: str | URL) -> URL:
@@ -53,7 +64,26 @@ def parse_warehouse_url(url: str | URL) -> URL:
     raise WarehouseUrlError(f"warehouse URL {shown} is neither PostgreSQL nor SQLite")
 
 
-def _sqlite_engine(url: URL) -> Engine:
+def _postgresql_engine(url: URL, timeouts: WarehouseTimeouts) -> Engine:
+    # A connect_timeout or keepalive setting written in the URL's query wins over the defaults.
+    defaults = {"connect_timeout": timeouts.connect, **KEEPALIVES}
+    engine = create_engine(
+        url, pool_pre_ping=True, connect_args={k: v for k, v in defaults.items() if k not in url.query}
+    )
+
+    @event.listens_for(engine, "connect")
+    def _bound_waits(dbapi_connection, _record):
+        # Session settings through set_config rather than libpq's `options` startup parameter, which
+        # connection poolers such as PgBouncer refuse; committed so the pool's reset cannot undo them.
+        with dbapi_connection.cursor() as cursor:
+            for name, value in timeouts.postgresql_settings().items():
+                cursor.execute("SELECT set_config(%s, %s, false)", (name, value))
+        dbapi_connection.commit()
+
+    return engine
+
+
+def _sqlite_engine(url: URL, timeouts: WarehouseTimeouts) -> Engine:
     engine = create_engine(url)
 
     @event.listens_for(engine, "connect")
@@ -64,7 +94,7 @@ def _sqlite_engine(url: URL) -> Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={timeouts.lock * 1000 or SQLITE_LONGEST_WAIT_MS}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

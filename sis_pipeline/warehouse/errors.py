@@ -36,3 +36,11 @@ class SyncHeld(WarehouseError):
         self.integration = integration
         self.run_id = run_id
         self.report = report
+
+
+class WarehouseUnavailableError(WarehouseError):
+    """The warehouse could not be reached, or the connection to it was lost (the server's reason included)."""
+
+
+class WarehouseTimeoutError(WarehouseError):
+    """The warehouse kept the run waiting longer than its configured limit (connect, lock or statement)."""

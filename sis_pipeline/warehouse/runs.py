@@ -63,6 +63,20 @@ def finish_sync_run(
         raise LookupError(f"sync run {run_id} for {integration} was never started")
 
 
+def fail_if_running(engine: Engine, run_id: str, integration: str, error_class: str, error: str) -> bool:
+    """Close a run that no step closed (it stopped between steps, or before one could record it) as failed.
+
+    True if it was still running; a run already closed keeps its outcome.
+    """
+    with engine.begin() as conn:
+        result = conn.execute(
+            update(sync_runs)
+            .where(sync_runs.c.run_id == run_id, sync_runs.c.integration == integration, sync_runs.c.status == "running")
+            .values(status="failed", ended_at=datetime.now(UTC), counts={}, error_class=error_class, error=error[:MAX_ERROR_CHARS])
+        )
+    return result.rowcount == 1
+
+
 def read_sync_run(engine: Engine, run_id: str, integration: str) -> dict | None:
     """One integration's run record, or None if the run never got as far as starting it."""
     with engine.connect() as conn:
