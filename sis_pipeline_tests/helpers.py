@@ -37,8 +37,11 @@ def expected_totals(sim) -> dict[str, int]:
     return {entity: totals[collection] for entity, collection in SOURCE_COLLECTION.items()}
 
 
-def wait_until_loading(url: str, process: subprocess.Popen, timeout: float = 120.0) -> int:
-    """Until the sync's connection is staging rows inside its load transaction; that connection's backend pid."""
+def wait_until_loading(url: str, process: subprocess.Popen, timeout: float = 120.0, entity: str = "") -> int:
+    """Until the sync's connection is staging rows inside its load transaction; that connection's backend pid.
+
+    With `entity`, until it is staging that entity's rows (earlier entities are upserted by then).
+    """
     engine = create_engine(url)
     deadline = time.monotonic() + timeout
     try:
@@ -48,8 +51,8 @@ def wait_until_loading(url: str, process: subprocess.Popen, timeout: float = 120
             with engine.connect() as conn:
                 loading = conn.execute(text(
                     "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND pid <> pg_backend_pid() AND state <> 'idle' AND query ILIKE '%stage_%' LIMIT 1"
-                )).scalar()
+                    "AND pid <> pg_backend_pid() AND state <> 'idle' AND query ILIKE :staging LIMIT 1"
+                ), {"staging": f"%stage_{entity}%"}).scalar()
             if loading:
                 return loading
             time.sleep(0.01)

@@ -38,3 +38,19 @@ def test_sigkill_mid_load_commits_nothing_and_the_next_run_converges(postgres_ur
                                capture_output=True, text=True, timeout=300)
         assert again.returncode == 0, again.stderr[-2000:]
         assert warehouse_counts(postgres_url) == expected_totals(sim)
+
+
+def test_sigkill_after_earlier_entities_were_upserted_commits_none_of_them(postgres_url, write_config, tmp_path):
+    """The load upserts schools … teachers before it stages enrollments: killed there, none of them may show."""
+    settings = SimulatorSettings(client_id="kill-test", client_secret=f"secret-{uuid.uuid4().hex}")
+    with SimulatorServer(students=6000, settings=settings) as sim:
+        config = write_config(sim, page_size=2000)
+        env = {**os.environ, "SIS_WAREHOUSE_URL": postgres_url, "SIS_STAGING_DIR": str(tmp_path / "staging")}
+        sync = subprocess.Popen([CLI, "sync", "--config", str(config), "--json", "--quiet"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until_loading(postgres_url, sync, entity="enrollments")
+        os.kill(sync.pid, signal.SIGKILL)
+        sync.wait(timeout=30)
+        assert sync.returncode == -signal.SIGKILL
+
+        assert set(warehouse_counts(postgres_url).values()) == {0}

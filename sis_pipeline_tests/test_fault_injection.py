@@ -94,6 +94,13 @@ def test_a_bad_night_at_ten_thousand_students_loses_nothing_and_leaks_nothing(wr
     for secret in [settings.client_secret, *issued]:
         assert secret not in dump and secret not in caplog.text
     assert injected["server_errors"] > 0 and injected["throttled"] > 0 and injected["token_revocations"] == 1
+    api = result["api"]
+    # The figures the closing note quotes, asserted: every injected fault cost exactly one retry, every
+    # throttled answer was seen as one, and the only token requests were the first and one after the revocation.
+    assert api["retries"] == injected["server_errors"] + injected["throttled"]
+    assert api["throttled"] == injected["throttled"]
+    assert api["token_refreshes"] == 2 and len(issued) == 2
+    assert api["requests"] == injected["api_requests"]["count"] + api["token_refreshes"]  # token requests go through the same client
     with capsys.disabled():
         api = result["api"]
         print(f"\nbad night, 10,000 students: {api['requests']} requests, {api['retries']} retries, "

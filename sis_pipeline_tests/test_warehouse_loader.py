@@ -130,6 +130,20 @@ def test_one_changed_name_is_one_update(warehouse_engine):
     assert after["updated_at"] > before["updated_at"]
 
 
+def test_a_tracked_column_changing_to_and_from_null_is_one_update_each_way(warehouse_engine):
+    students = canonical("students", 1000)
+    students["email"] = [f"{source_id}@example.org" for source_id in students.source_id]
+    load(warehouse_engine, {"students": [students]})
+
+    cleared = students.copy()
+    cleared.loc[3, "email"] = None
+    assert load(warehouse_engine, {"students": [cleared]}) == {"students": counts(1000, updated=1, unchanged=999)}
+    assert rows(warehouse_engine, students_table)["students-3"]["email"] is None
+
+    assert load(warehouse_engine, {"students": [students]}) == {"students": counts(1000, updated=1, unchanged=999)}
+    assert rows(warehouse_engine, students_table)["students-3"]["email"] == "students-3@example.org"
+
+
 def test_full_sync_archives_the_missing_student_and_restores_them_with_the_same_uid(warehouse_engine):
     students = canonical("students", 1000)
     load(warehouse_engine, {"students": [students]})
