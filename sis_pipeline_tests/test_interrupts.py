@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import create_engine, select, text
 
 from sis_pipeline.cli import INTERRUPTED_EXIT
-from sis_pipeline.defs.resources import WarehouseResource
+from sis_pipeline.defs.resources import RunLockResource, WarehouseResource
 from sis_pipeline.defs.steps import recorded_sync_step
 from sis_pipeline.warehouse.runs import read_sync_run
 from sis_pipeline.warehouse.schema import sync_runs
@@ -101,8 +101,8 @@ def test_sigterm_while_waiting_for_a_slow_sis_stops_at_once(district, write_conf
 
 def test_a_step_interrupted_by_dagster_closes_the_run_and_stays_an_interruption(postgres_url):
     warehouse = WarehouseResource(url=postgres_url)
-    with pytest.raises(dg.DagsterExecutionInterruptedError):  # re-raised as is: Dagster must see the interruption
-        with recorded_sync_step(warehouse, "run-1", "springfield", "full"):
+    with run_lock(warehouse) as hold, pytest.raises(dg.DagsterExecutionInterruptedError):  # re-raised as is: Dagster must see the interruption
+        with recorded_sync_step(warehouse, "run-1", "springfield", "full", hold_run_lock=hold):
             raise dg.DagsterExecutionInterruptedError()
     record = read_sync_run(warehouse.engine(), "run-1", "springfield")
     assert (record["status"], record["error_class"]) == ("failed", "interrupted")
@@ -111,12 +111,22 @@ def test_a_step_interrupted_by_dagster_closes_the_run_and_stays_an_interruption(
 
 def test_a_failing_step_raises_a_failure_carrying_its_class(postgres_url):
     warehouse = WarehouseResource(url=postgres_url)
-    with pytest.raises(dg.Failure) as failure:
-        with recorded_sync_step(warehouse, "run-2", "springfield", "full"):
+    with run_lock(warehouse) as hold, pytest.raises(dg.Failure) as failure:
+        with recorded_sync_step(warehouse, "run-2", "springfield", "full", hold_run_lock=hold):
             raise ValueError("something no class describes")
     assert failure.value.description == "springfield: failed (internal): something no class describes"
     assert failure.value.metadata["error_class"].value == "internal"
     assert read_sync_run(warehouse.engine(), "run-2", "springfield")["status"] == "failed"
+
+
+@contextmanager
+def run_lock(warehouse):
+    """The run lock a step holds, as the run's RunLockResource gives it; released when the block ends."""
+    lock = RunLockResource(warehouse=warehouse)
+    try:
+        yield lock.hold
+    finally:
+        lock.teardown_after_execution(None)
 
 
 @contextmanager
@@ -139,8 +149,8 @@ def test_sigterm_during_a_statement_in_a_step_cancels_it_and_is_recorded_as_inte
     warehouse = WarehouseResource(url=postgres_url)
     timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGTERM))
     started = time.monotonic()
-    with dagster_like_sigterm(), pytest.raises(KeyboardInterrupt):
-        with recorded_sync_step(warehouse, "run-3", "springfield", "full") as engine:
+    with run_lock(warehouse) as hold, dagster_like_sigterm(), pytest.raises(KeyboardInterrupt):
+        with recorded_sync_step(warehouse, "run-3", "springfield", "full", hold_run_lock=hold) as engine:
             with engine.begin() as conn:
                 timer.start()
                 conn.connection.cursor().execute("SELECT pg_sleep(30)")
