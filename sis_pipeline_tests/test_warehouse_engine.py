@@ -74,5 +74,6 @@ def test_ensure_schema_is_idempotent(warehouse_url):
         "oauth_tokens",
         "api_calls",
         "rejected_records",
+        "sync_holds",
         "alembic_version",
     }
