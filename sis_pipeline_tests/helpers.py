@@ -18,7 +18,7 @@ import yaml
 from sqlalchemy import create_engine, func, select, text
 
 from sis_pipeline.warehouse import create_warehouse_engine
-from sis_pipeline.warehouse.schema import ENTITY_TABLES, api_calls, rejected_records
+from sis_pipeline.warehouse.schema import ENTITY_TABLES, api_calls, rejected_records, sync_runs
 
 # warehouse entity -> the simulator's collection that holds its records
 SOURCE_COLLECTION = {
@@ -280,3 +280,12 @@ def api_calls_to(url: str, path: str) -> list[tuple[int, int | None, str | None]
         ).all()
     engine.dispose()
     return [tuple(row) for row in rows]
+
+
+def only_sync_run(url: str) -> dict:
+    """The warehouse's one `sync_runs` row (a test that ran one sync)."""
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        record = conn.execute(select(sync_runs)).mappings().one()
+    engine.dispose()
+    return dict(record)

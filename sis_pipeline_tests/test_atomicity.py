@@ -16,17 +16,27 @@ from sis_pipeline_tests.helpers import expected_totals, wait_until_loading, ware
 CLI = str(Path(sys.executable).with_name("sis-pipeline"))
 
 
-def test_sigkill_mid_load_commits_nothing_and_the_next_run_converges(postgres_url, write_config, tmp_path):
+def killed_while_loading(sim, write_config, postgres_url, tmp_path, entity: str = "") -> tuple[Path, dict]:
+    """A `sis-pipeline sync` process SIGKILLed once its load is staging rows (of `entity`, if named)."""
+    config = write_config(sim, page_size=2000)
+    env = {**os.environ, "SIS_WAREHOUSE_URL": postgres_url, "SIS_STAGING_DIR": str(tmp_path / "staging")}
+    sync = subprocess.Popen([CLI, "sync", "--config", str(config), "--json", "--quiet"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_until_loading(postgres_url, sync, entity=entity)
+    os.kill(sync.pid, signal.SIGKILL)
+    sync.wait(timeout=30)
+    assert sync.returncode == -signal.SIGKILL
+    return config, env
+
+
+def simulator() -> SimulatorServer:
     settings = SimulatorSettings(client_id="kill-test", client_secret=f"secret-{uuid.uuid4().hex}")
-    with SimulatorServer(students=6000, settings=settings) as sim:
-        config = write_config(sim, page_size=2000)
-        env = {**os.environ, "SIS_WAREHOUSE_URL": postgres_url, "SIS_STAGING_DIR": str(tmp_path / "staging")}
-        sync = subprocess.Popen([CLI, "sync", "--config", str(config), "--json", "--quiet"], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_until_loading(postgres_url, sync)
-        os.kill(sync.pid, signal.SIGKILL)
-        sync.wait(timeout=30)
-        assert sync.returncode == -signal.SIGKILL
+    return SimulatorServer(students=6000, settings=settings)
+
+
+def test_sigkill_mid_load_commits_nothing_and_the_next_run_converges(postgres_url, write_config, tmp_path):
+    with simulator() as sim:
+        config, env = killed_while_loading(sim, write_config, postgres_url, tmp_path)
 
         assert set(warehouse_counts(postgres_url).values()) == {0}  # not one row of the half-done load
         engine = create_engine(postgres_url)
@@ -42,15 +52,6 @@ def test_sigkill_mid_load_commits_nothing_and_the_next_run_converges(postgres_ur
 
 def test_sigkill_after_earlier_entities_were_upserted_commits_none_of_them(postgres_url, write_config, tmp_path):
     """The load upserts schools … teachers before it stages enrollments: killed there, none of them may show."""
-    settings = SimulatorSettings(client_id="kill-test", client_secret=f"secret-{uuid.uuid4().hex}")
-    with SimulatorServer(students=6000, settings=settings) as sim:
-        config = write_config(sim, page_size=2000)
-        env = {**os.environ, "SIS_WAREHOUSE_URL": postgres_url, "SIS_STAGING_DIR": str(tmp_path / "staging")}
-        sync = subprocess.Popen([CLI, "sync", "--config", str(config), "--json", "--quiet"], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_until_loading(postgres_url, sync, entity="enrollments")
-        os.kill(sync.pid, signal.SIGKILL)
-        sync.wait(timeout=30)
-        assert sync.returncode == -signal.SIGKILL
-
+    with simulator() as sim:
+        killed_while_loading(sim, write_config, postgres_url, tmp_path, entity="enrollments")
         assert set(warehouse_counts(postgres_url).values()) == {0}

@@ -8,15 +8,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, text
 
 from sis_pipeline.config import ConfigError
 from sis_pipeline.redact import redact
 from sis_pipeline.warehouse import create_warehouse_engine, ensure_schema
 from sis_pipeline.warehouse.errors import WarehouseTimeoutError
-from sis_pipeline.warehouse.schema import sync_runs
 from sis_pipeline.warehouse.timeouts import WarehouseTimeouts, warehouse_timeouts
-from sis_pipeline_tests.helpers import warehouse_counts
+from sis_pipeline_tests.helpers import only_sync_run, warehouse_counts
 
 RELEASE_AFTER = 90  # seconds: without its limit a wait ends only here, and the test fails instead of hanging
 
@@ -66,14 +65,6 @@ def table_locked(url: str, table: str) -> Iterator[None]:
         engine.dispose()
 
 
-def run_record(url: str) -> dict:
-    engine = create_engine(url)
-    with engine.connect() as conn:
-        rows = conn.execute(select(sync_runs)).mappings().all()
-    engine.dispose()
-    assert len(rows) == 1
-    return dict(rows[0])
-
 
 def test_a_lock_held_on_a_roster_table_fails_the_run_within_the_lock_timeout(district, write_config, sync, postgres_url, monkeypatch):
     monkeypatch.setenv("SIS_WAREHOUSE_LOCK_TIMEOUT", "2")
@@ -90,7 +81,7 @@ def test_a_lock_held_on_a_roster_table_fails_the_run_within_the_lock_timeout(dis
     assert "waited more than 2 s (SIS_WAREHOUSE_LOCK_TIMEOUT) for a lock" in result["error"]
     assert "students" in result["error"]  # the statement that waited names the table
     assert elapsed < RELEASE_AFTER / 2
-    record = run_record(postgres_url)
+    record = only_sync_run(postgres_url)
     # stored masked like a log line (any user@ of a URL too)
     assert (record["status"], record["error_class"], record["error"]) == ("failed", "warehouse", redact(result["error"]))
     assert set(warehouse_counts(postgres_url).values()) == {0}

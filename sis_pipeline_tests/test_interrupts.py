@@ -20,7 +20,7 @@ from sis_pipeline.defs.resources import RunLockResource, WarehouseResource
 from sis_pipeline.defs.steps import recorded_sync_step
 from sis_pipeline.warehouse.runs import read_sync_run
 from sis_pipeline.warehouse.schema import sync_runs
-from sis_pipeline_tests.helpers import wait_until_loading, warehouse_counts
+from sis_pipeline_tests.helpers import only_sync_run, wait_until_loading, warehouse_counts
 from sis_simulators import SimulatorServer, SimulatorSettings
 
 CLI = str(Path(sys.executable).with_name("sis-pipeline"))
@@ -53,13 +53,6 @@ def wait_until_running(url: str, process: subprocess.Popen, timeout: float = 120
         engine.dispose()
 
 
-def the_run(url: str) -> dict:
-    engine = create_engine(url)
-    with engine.connect() as conn:
-        record = conn.execute(select(sync_runs)).mappings().one()
-    engine.dispose()
-    return dict(record)
-
 
 def stop_and_check(sync: subprocess.Popen, url: str) -> str:
     """SIGTERM the sync; it must end promptly, non-zero, having closed its run as interrupted. Its stderr."""
@@ -68,7 +61,7 @@ def stop_and_check(sync: subprocess.Popen, url: str) -> str:
     stdout, stderr = sync.communicate(timeout=120)
     assert time.monotonic() - signalled < PROMPTLY, f"took {time.monotonic() - signalled:.1f}s to stop"
     assert sync.returncode == INTERRUPTED_EXIT, stderr[-3000:]
-    record = the_run(url)
+    record = only_sync_run(url)
     assert (record["status"], record["error_class"]) == ("failed", "interrupted"), record
     assert record["ended_at"] is not None
     assert "springfield: failed (interrupted)" in stdout
