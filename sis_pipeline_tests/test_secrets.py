@@ -205,3 +205,25 @@ def test_private_folders_and_files_are_exactly_0700_and_0600_even_under_a_umask_
     made = [target.parent, target.parent.parent, target.parent.parent.parent]
     assert {oct(stat.S_IMODE(folder.stat().st_mode)) for folder in made} == {"0o700"}
     assert oct(stat.S_IMODE(target.stat().st_mode)) == "0o600"
+
+
+def test_the_embedded_warehouse_file_is_readable_by_its_owner_only(district, write_config, sync, tmp_path, monkeypatch):
+    """The SQLite warehouse holds every student: 0600 (its -wal and -shm too) and a private .data/, whatever the umask."""
+    import os
+    import stat
+
+    from sis_pipeline.warehouse.engine import warehouse_url
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SIS_WAREHOUSE_URL", raising=False)
+    previous = os.umask(0o022)
+    try:
+        url = warehouse_url()
+        assert sync(write_config(district), url)["status"] == "success"
+    finally:
+        os.umask(previous)
+    data = tmp_path / ".data"
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    files = [path for path in data.iterdir() if path.name.startswith("warehouse.sqlite")]
+    assert data / "warehouse.sqlite" in files
+    assert {path.name: stat.S_IMODE(path.stat().st_mode) for path in files} == {path.name: 0o600 for path in files}

@@ -7,6 +7,7 @@ from pathlib import Path
 from sqlalchemy import URL, Engine, create_engine, event, make_url
 from sqlalchemy.exc import ArgumentError
 
+from sis_pipeline.staging import PRIVATE_FILE_MODE, private_dir
 from sis_pipeline.warehouse.errors import WarehouseUrlError
 from sis_pipeline.warehouse.failures import translate_failures
 from sis_pipeline.warehouse.timeouts import KEEPALIVES, WarehouseTimeouts, warehouse_timeouts
@@ -21,8 +22,7 @@ def warehouse_url(env: Mapping[str, str] = os.environ) -> str:
     """`SIS_WAREHOUSE_URL`, or a SQLite file under `./.data/` for a laptop."""
     if env.get("SIS_WAREHOUSE_URL"):
         return env["SIS_WAREHOUSE_URL"]
-    data_dir = Path.cwd() / ".data"
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir = private_dir(Path.cwd() / ".data")
     return f"sqlite:///{data_dir / 'warehouse.sqlite'}"
 
 
@@ -84,6 +84,8 @@ def _postgresql_engine(url: URL, timeouts: WarehouseTimeouts) -> Engine:
 
 
 def _sqlite_engine(url: URL, timeouts: WarehouseTimeouts) -> Engine:
+    if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
+        _private_database_file(Path(url.database))
     engine = create_engine(url)
 
     @event.listens_for(engine, "connect")
@@ -105,3 +107,17 @@ def _sqlite_engine(url: URL, timeouts: WarehouseTimeouts) -> Engine:
         connection.exec_driver_sql(f"BEGIN {mode}" if mode else "BEGIN")
 
     return engine
+
+
+def _private_database_file(path: Path) -> None:
+    """The warehouse holds student data: its file is readable by the pipeline's user alone (0600).
+
+    SQLite gives its -wal and -shm files the database file's permissions, so they follow.
+    """
+    if not path.parent.exists():
+        private_dir(path.parent)
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
+    try:
+        os.fchmod(descriptor, PRIVATE_FILE_MODE)  # the umask, or an older release, may have left it wider
+    finally:
+        os.close(descriptor)

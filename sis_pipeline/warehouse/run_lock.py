@@ -80,7 +80,7 @@ def _file_lock(engine: Engine, integration: str) -> RunLock | None:
     if not database or database == ":memory:":
         return RunLock(integration)  # a private in-memory database: no other process can reach it
     path = Path(database).with_name(f"{Path(database).name}.{integration}.run-lock")
-    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)  # beside the warehouse file, private like it
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
