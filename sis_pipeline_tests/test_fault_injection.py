@@ -30,11 +30,11 @@ def faulty(district):
 
 
 @pytest.mark.parametrize("faults", list(TRANSIENT.values()), ids=list(TRANSIENT))
-def test_transient_faults_cost_retries_not_records(faulty, write_config, sync, sqlite_url, faults):
+def test_transient_faults_cost_retries_not_records(faulty, write_config, sync, postgres_url, faults):
     faulty.update_settings(faults=faults)
-    result = sync(write_config(faulty, timeout_seconds=0.8), sqlite_url)
+    result = sync(write_config(faulty, timeout_seconds=0.8), postgres_url)
     assert result["status"] == "success", result
-    assert warehouse_counts(sqlite_url) == expected_totals(faulty)  # 0 lost, 0 duplicated
+    assert warehouse_counts(postgres_url) == expected_totals(faulty)  # 0 lost, 0 duplicated
     counts = faulty.stats()["faults"]
     injected = sum(value for name, value in counts.items() if name not in ("api_requests", "token_requests", "rate_limit_violations"))
     assert injected > 0  # the fault really happened
@@ -52,10 +52,10 @@ def test_a_permanently_failing_sis_fails_the_run_cleanly_and_classified(faulty, 
     assert warehouse_counts(warehouse_url, active_only=True) == before
 
 
-def test_a_strict_rate_limit_sees_no_violation_and_most_of_its_budget_used(faulty, write_config, sync, sqlite_url):
+def test_a_strict_rate_limit_sees_no_violation_and_most_of_its_budget_used(faulty, write_config, sync, postgres_url):
     limit = 600
     faulty.update_settings(faults={"strict_requests_per_minute": limit})
-    result = sync(write_config(faulty, requests_per_minute=limit), sqlite_url)
+    result = sync(write_config(faulty, requests_per_minute=limit), postgres_url)
     assert result["status"] == "success"
     stats = faulty.stats()["faults"]
     assert stats["rate_limit_violations"] == 0
@@ -107,7 +107,7 @@ def test_a_bad_night_at_ten_thousand_students_loses_nothing_and_leaks_nothing(wr
               f"{api['throttled']} throttled answers, {api['token_refreshes']} token requests; injected {injected}")
 
 
-def test_one_integration_failing_fast_does_not_stop_the_others(faulty, sqlite_url, tmp_path, monkeypatch):
+def test_one_integration_failing_fast_does_not_stop_the_others(faulty, postgres_url, tmp_path, monkeypatch):
     import uuid
 
     import yaml
@@ -130,7 +130,7 @@ def test_one_integration_failing_fast_does_not_stop_the_others(faulty, sqlite_ur
         config = tmp_path / "integrations.yaml"
         config.write_text(yaml.safe_dump({"integrations": entries}))
         pipeline = load_config(config)
-        resources = build_resources(pipeline, sqlite_url, str(tmp_path / "staging"))
+        resources = build_resources(pipeline, postgres_url, str(tmp_path / "staging"))
         report = sync_integrations(pipeline, ["broken", "healthy"], resources=resources)["integrations"]
         assert report["broken"]["status"] == "failed" and report["broken"]["error_class"] == "server"
         assert report["healthy"]["status"] == "success"
