@@ -152,3 +152,25 @@ def test_sigterm_during_a_statement_in_a_step_cancels_it_and_is_recorded_as_inte
     assert (record["status"], record["error_class"], record["error"]) == ("failed", "interrupted", "interrupted by SIGTERM")
     with warehouse.engine().connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(30)' AND state = 'active'")).scalar_one() == 0
+
+
+def test_a_run_terminated_in_dagster_between_steps_is_closed_by_the_sensor(postgres_url):
+    """Between two steps no step can record the termination; the run-status sensor closes the row."""
+    from sis_pipeline.defs.sensors import terminated_run_sensor
+    from sis_pipeline.warehouse.runs import start_sync_run
+
+    warehouse = WarehouseResource(url=postgres_url)
+    start_sync_run(warehouse.engine(), "run-4", "springfield", "full")
+    instance = dg.DagsterInstance.ephemeral()
+    run = dg.DagsterRun(job_name="__ASSET_JOB", run_id="run-4", tags={"dagster/partition": "springfield"},
+                        status=dg.DagsterRunStatus.CANCELED)
+    event = dg.DagsterEvent(event_type_value="PIPELINE_CANCELED", job_name="__ASSET_JOB")
+    context = dg.build_run_status_sensor_context(
+        sensor_name="terminated_run_sensor", dagster_event=event, dagster_instance=instance, dagster_run=run,
+        resources={"warehouse": warehouse},
+    )
+    terminated_run_sensor(context)
+    record = read_sync_run(warehouse.engine(), "run-4", "springfield")
+    assert (record["status"], record["error_class"]) == ("failed", "interrupted")
+    terminated_run_sensor(context)  # a second evaluation changes nothing
+    assert read_sync_run(warehouse.engine(), "run-4", "springfield") == record

@@ -6,7 +6,7 @@ from sis_pipeline.config import PipelineConfig
 from sis_pipeline.defs.io_manager import StagedDatasetIOManager
 from sis_pipeline.defs.resources import RunLockResource, StagingResource, WarehouseResource
 from sis_pipeline.defs.rosters import normalized_rosters, raw_rosters, resolved_rosters
-from sis_pipeline.defs.sensors import token_health_sensor
+from sis_pipeline.defs.sensors import terminated_run_sensor, token_health_sensor
 from sis_pipeline.defs.warehouse_tables import warehouse_tables
 from sis_pipeline.staging import keep_runs
 
@@ -45,7 +45,7 @@ def build_definitions(config: PipelineConfig) -> dg.Definitions:
     """
     return dg.Definitions(
         assets=roster_assets(config),
-        sensors=[token_health_sensor],
+        sensors=[token_health_sensor, terminated_run_sensor],
         resources=build_resources(config),
         executor=dg.in_process_executor,
     )

@@ -4,7 +4,7 @@ import dagster as dg
 
 from sis_pipeline.config import PipelineConfig
 from sis_pipeline.defs.resources import WarehouseResource
-from sis_pipeline.warehouse.runs import latest_finished_runs
+from sis_pipeline.warehouse.runs import fail_if_running, latest_finished_runs
 from sis_pipeline.warehouse.tokens import token_status
 
 
@@ -34,3 +34,21 @@ def token_health_sensor(
     if problems:
         return dg.SkipReason("token trouble: " + "; ".join(f"{name}: {why}" for name, why in sorted(problems.items())))
     return dg.SkipReason(f"tokens healthy for {len(names)} integration(s)")
+
+
+@dg.run_status_sensor(run_status=dg.DagsterRunStatus.CANCELED, default_status=dg.DefaultSensorStatus.RUNNING)
+def terminated_run_sensor(context: dg.RunStatusSensorContext, warehouse: WarehouseResource):
+    """Closes the warehouse's record of a run terminated in Dagster between two steps, so it never stays `running`.
+
+    A run terminated during a step is closed by that step (`interrupted`); between steps no code of ours runs.
+    """
+    run = context.dagster_run
+    integration = run.tags.get("dagster/partition")
+    if integration is None:
+        return dg.SkipReason(f"run {run.run_id} synced no integration")
+    closed = fail_if_running(
+        warehouse.engine(), run.run_id, integration, "interrupted", "interrupted: the run was terminated in Dagster"
+    )
+    if closed:
+        context.log.warning(f"{integration}: run {run.run_id} was terminated between steps; recorded as interrupted")
+    return dg.SkipReason(f"{integration}: run {run.run_id} " + ("recorded as interrupted" if closed else "already closed"))
