@@ -112,12 +112,20 @@ def _sqlite_engine(url: URL, timeouts: WarehouseTimeouts) -> Engine:
 def _private_database_file(path: Path) -> None:
     """The warehouse holds student data: its file is readable by the pipeline's user alone (0600).
 
-    SQLite gives its -wal and -shm files the database file's permissions, so they follow.
+    SQLite gives its -wal and -shm files the database file's permissions, so they follow. An existing
+    file is only chmod-ed, never opened: closing any descriptor of a database file drops the POSIX
+    locks SQLite holds on it in this process.
     """
+    if path.exists():
+        if path.stat().st_mode & 0o777 != PRIVATE_FILE_MODE:
+            os.chmod(path, PRIVATE_FILE_MODE)  # an older release, or the umask, left it wider
+        return
     if not path.parent.exists():
         private_dir(path.parent)
-    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
     try:
-        os.fchmod(descriptor, PRIVATE_FILE_MODE)  # the umask, or an older release, may have left it wider
-    finally:
-        os.close(descriptor)
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    except FileExistsError:  # another process made it a moment ago
+        os.chmod(path, PRIVATE_FILE_MODE)
+        return
+    os.fchmod(descriptor, PRIVATE_FILE_MODE)  # the umask may have taken bits away
+    os.close(descriptor)
