@@ -191,6 +191,9 @@ def _configure_logging(*, quiet: bool, verbose: bool) -> None:
     )
     for name in THIRD_PARTY_LOGGERS:
         logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)
+    # A connection handed back to the pool after an interrupted or failed load cannot always be reset;
+    # the pool logs that with a traceback, while the run's own one-line failure already says what happened.
+    logging.getLogger("sqlalchemy.pool").setLevel(logging.WARNING if verbose else logging.CRITICAL)
     if verbose:
         logging.getLogger("sis_pipeline").setLevel(logging.DEBUG)
 
