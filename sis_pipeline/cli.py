@@ -144,14 +144,6 @@ def _run_sync(args) -> int:
     except ConfigError as exc:
         print(f"configuration refused (config): {exc}", file=sys.stderr)
         return 2
-    if args.mode == "incremental":
-        print(
-            "--mode incremental is not available yet: incremental syncs (watermarks in sync_cursors) arrive with "
-            "their own issue; run a full sync.",
-            file=sys.stderr,
-        )
-        return 2
-
     from sis_pipeline.defs.sync_runner import sync_integrations
 
     # Dagster logs every step failure with its traceback; the one line per integration below says it

@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 DEFAULT_CONFIG_PATH = "integrations.yaml"
 CONFIG_ENV = "SIS_PIPELINE_CONFIG"
+DEFAULT_SCHEDULE = "0 2 * * *"  # 02:00 in the integration's time zone, before staff arrive
+_CRON_FIELD = re.compile(r"^[0-9*,/\-]+$")
 ConflictStrategy = Literal["sis_wins", "local_wins", "newest_wins", "manual"]
 # Strategies whose resolver exists; the others arrive with identity resolution (see docs/decisions.md).
 IMPLEMENTED_STRATEGIES = {"sis_wins"}
@@ -51,6 +53,12 @@ class IntegrationConfig(BaseModel):
     timezone: str = "UTC"
     conflict_strategy: ConflictStrategy = "sis_wins"
     safety: SafetyLimits = Field(default_factory=SafetyLimits)  # when a load is held instead of applied
+    # the nightly full sync: a cron line read in `timezone`; null switches it off
+    schedule: str | None = DEFAULT_SCHEDULE
+    # how often the change sensor asks the SIS whether anything changed; null switches it off
+    poll_interval_seconds: int | None = Field(default=300, ge=5, le=86_400)
+    # an incremental run reads from this long before the watermark: records committed late with an earlier stamp
+    lookback_seconds: int = Field(default=300, ge=0, le=7 * 86_400)
     options: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("base_url", "token_url")
@@ -69,6 +77,17 @@ class IntegrationConfig(BaseModel):
             shown = "the value" if "@" in value else repr(value)  # a mangled user:password@ is not echoed either
             raise ValueError(f"{shown} is not an http(s) URL")
         return value.rstrip("/")
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron_shape(cls, value: str | None) -> str | None:
+        """Five cron fields (minute hour day month weekday); Dagster checks the ranges when it builds the schedule."""
+        if value is None:
+            return value
+        fields = value.split()
+        if len(fields) != 5 or not all(_CRON_FIELD.match(field) for field in fields):
+            raise ValueError(f"{value!r} is not a cron line of five fields such as '0 2 * * *' (null switches it off)")
+        return " ".join(fields)
 
     @field_validator("timezone")
     @classmethod

@@ -23,6 +23,10 @@ class RawCollection(Dataset):
 
     mode: DeliveryMode
     seconds: float = 0.0
+    # an incremental read: records modified at or after this (None: the whole collection)
+    since: datetime | None = None
+    # the newest source modification time among the records (the SIS's clock), the watermark's candidate
+    newest_change: datetime | None = None
 
 
 class EntityDatasets(BaseModel):
@@ -60,6 +64,9 @@ class RawRosters(StagedRun):
 
 class RosterDatasets(StagedRun):
     entities: dict[str, EntityDatasets]
+    # per raw collection, the watermark this run's load may record: its newest change, where none of
+    # the records the collection fed was rejected (warehouse/cursors.py)
+    watermarks: dict[str, datetime] = {}
 
     def with_entity(self, entity: str, datasets: EntityDatasets) -> "RosterDatasets":
         return self.model_copy(update={"entities": {**self.entities, entity: datasets}})

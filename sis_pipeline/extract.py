@@ -3,9 +3,11 @@
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 
+from sis_pipeline.providers.common.changes import ChangeFilterUnavailable
 from sis_pipeline.providers.common.http import REFUSED
 from sis_pipeline.staging import RecordWriter
 
@@ -13,14 +15,30 @@ log = logging.getLogger(__name__)
 
 
 def extract_collection(provider, collection: str, out_dir: Path, since: datetime | None = None) -> dict | None:
-    """The collection's staged dataset; None when the SIS refused a collection the provider declares optional."""
+    """The collection's staged dataset; None when the SIS refused a collection the provider declares optional.
+
+    With `since`, only records modified at or after it are read; if the SIS refuses the change filter
+    before any page came, the collection is read whole. The handle's `newest_change` is the newest
+    modification time among the records (the SIS's clock), the candidate for its watermark.
+    """
     started = time.perf_counter()
     # credential fields the provider declares (a OneRoster user's `password`) never reach the disk
     writer = RecordWriter(out_dir / f"{collection}.ndjson", getattr(provider, "secret_fields", ()))
-    refused = None
+    refused, newest = None, None
     try:
-        for page in provider.iter_pages(collection, since=since):
-            writer.write(page)
+        try:
+            pages = provider.iter_pages(collection, since=since)
+            for page in pages:
+                writer.write(page)
+                newest = _newer(newest, _newest_change(provider, collection, page))
+        except ChangeFilterUnavailable as why:
+            if writer.rows:
+                raise
+            log.warning("%s %s: no change filter (%s); read whole, nothing archived", provider.integration.name, collection, why)
+            since = None
+            for page in provider.iter_pages(collection):
+                writer.write(page)
+                newest = _newer(newest, _newest_change(provider, collection, page))
     except REFUSED as error:
         if collection not in getattr(provider, "optional_collections", ()):
             raise
@@ -35,18 +53,27 @@ def extract_collection(provider, collection: str, out_dir: Path, since: datetime
         )
         return None
     result["seconds"] = round(time.perf_counter() - started, 3)
+    result["since"], result["newest_change"] = since, newest
     log.info("%s %s: %d records in %.1fs", provider.integration.name, collection, result["rows"], result["seconds"])
     return result
 
 
-def extract(provider, out_dir: Path, since: datetime | None = None) -> tuple[dict[str, dict], list[str]]:
+def extract(
+    provider, out_dir: Path, since: Mapping[str, datetime] | None = None
+) -> tuple[dict[str, dict], list[str]]:
     """Handles of the raw datasets of every delivered collection (with its mode), `provider.parallel` at a time,
-    and the optional collections the SIS refused (skipped)."""
+    and the optional collections the SIS refused (skipped).
+
+    `since` (an incremental run: per collection, where to read changes from) makes every collection a
+    delta, whether filtered or read whole, so nothing is archived for being absent from it.
+    """
     modes = provider.collection_modes()
+    if since is not None:
+        modes = {collection: "absent" if mode == "absent" else "delta" for collection, mode in modes.items()}
     delivered = [collection for collection in provider.collections if modes[collection] != "absent"]
     pool = ThreadPoolExecutor(max_workers=max(1, provider.parallel), thread_name_prefix="extract")
     try:
-        futures = {c: pool.submit(extract_collection, provider, c, out_dir, since) for c in delivered}
+        futures = {c: pool.submit(extract_collection, provider, c, out_dir, (since or {}).get(c)) for c in delivered}
         results = {collection: future.result() for collection, future in futures.items()}
     except BaseException as exc:
         # An interrupted run (SIGTERM, a run terminated in Dagster) stops now: no collection not yet
@@ -56,3 +83,15 @@ def extract(provider, out_dir: Path, since: datetime | None = None) -> tuple[dic
     pool.shutdown()
     handles = {collection: result | {"mode": modes[collection]} for collection, result in results.items() if result is not None}
     return handles, [collection for collection, result in results.items() if result is None]
+
+
+def _newer(current: datetime | None, candidate: datetime | None) -> datetime | None:
+    if candidate is None:
+        return current
+    return candidate if current is None or candidate > current else current
+
+
+def _newest_change(provider, collection: str, page: list[dict]) -> datetime | None:
+    """A plugin written before watermarks existed has no `newest_change`: its collections keep none."""
+    newest_change = getattr(provider, "newest_change", None)
+    return newest_change(collection, page) if newest_change else None

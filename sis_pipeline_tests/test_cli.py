@@ -58,9 +58,7 @@ def test_bad_config_is_refused_before_any_work(tmp_path):
     assert not (tmp_path / ".data").exists()  # no warehouse was created
 
 
-def test_unknown_integration_and_incremental_mode_are_refused(district, write_config, tmp_path):
+def test_an_unknown_integration_is_refused(district, write_config, tmp_path):
     config = write_config(district)
     unknown = run_cli("sync", "--config", str(config), "--integration", "shelbyville", env_extra={}, cwd=tmp_path)
     assert unknown.returncode == 2 and "no integration named 'shelbyville'" in unknown.stderr
-    incremental = run_cli("sync", "--config", str(config), "--mode", "incremental", env_extra={}, cwd=tmp_path)
-    assert incremental.returncode == 2 and "incremental" in incremental.stderr

@@ -96,16 +96,6 @@ def test_staging_keeps_only_the_newest_runs(district, write_config, sync, sqlite
     assert run_dirs(tmp_path / "staging") == {run["run_id"] for run in runs[1:]}
 
 
-def test_an_incremental_run_is_refused_in_the_asset_graph_itself(district, write_config, sqlite_url, tmp_path):
-    requests_before = sum(district.stats()["requests"].values())
-    result = materialize(write_config(district), sqlite_url, tmp_path / "staging", mode="incremental")
-    assert not result.success
-    assert sum(district.stats()["requests"].values()) == requests_before  # nothing was extracted
-    record = run_record(sqlite_url, result.run_id)
-    assert record["status"] == "failed" and record["mode"] == "incremental"
-    assert "incremental is not available yet" in record["error"]
-
-
 def test_the_run_mode_is_typed_run_config(district, write_config, sqlite_url, tmp_path):
     with pytest.raises(dg.DagsterInvalidConfigError):
         materialize(write_config(district), sqlite_url, tmp_path / "staging", mode="sometimes")

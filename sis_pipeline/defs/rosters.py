@@ -10,24 +10,23 @@ from sis_pipeline.datasets import Dataset, EntityDatasets, RawCollection, RawRos
 from sis_pipeline.defs.resources import RunLockResource, StagingResource, WarehouseResource, normalizer_for, open_provider
 from sis_pipeline.defs.steps import recorded_sync_step
 from sis_pipeline.extract import extract
+from sis_pipeline.incremental import committable_watermarks, plan_since
 from sis_pipeline.normalize.stage import normalize_integration
 from sis_pipeline.resolve.conflicts import resolve_conflicts
 from sis_pipeline.resolve.identity import assign_student_uids
 from sis_pipeline.staging import read_frame, write_frame
 from sis_pipeline.warehouse.audit import record_api_calls
+from sis_pipeline.warehouse.cursors import read_watermarks
 from sis_pipeline.warehouse.student_mappings import read_student_mappings
 
 STAGED = {"io_manager_key": "staged_datasets"}
 
 
 class SyncRunConfig(dg.Config):
-    """How a run reads the SIS: `full` re-reads everything and archives what is gone."""
+    """How a run reads the SIS: `full` re-reads everything and archives what is gone; `incremental` reads
+    what changed since the watermarks (sync_cursors) and archives only what the SIS marks deleted."""
 
     mode: SyncMode = "full"
-
-
-class IncrementalNotAvailable(ValueError):
-    """Incremental syncs need watermarks (sync_cursors), which arrive with their own issue."""
 
 
 @dg.asset(group_name="rosters", kinds={"python", "parquet"}, **STAGED)
@@ -42,17 +41,16 @@ def raw_rosters(
     """Every roster record the district's SIS serves, exactly as it was sent."""
     name, run_id = context.partition_key, context.run_id
     with recorded_sync_step(warehouse, run_id, name, config.mode, hold_run_lock=run_lock.hold) as engine:
-        if config.mode != "full":
-            raise IncrementalNotAvailable(
-                "mode incremental is not available yet: incremental syncs (watermarks in sync_cursors) arrive with "
-                "their own issue; run a full sync"
-            )
         staging.prune(name, run_id)  # older runs are kept only to re-run a step; never the last good ones
-        provider = open_provider(integrations.integration(name), warehouse)
+        integration = integrations.integration(name)
+        provider = open_provider(integration, warehouse)
         started = time.perf_counter()
         extracted_at = datetime.now(UTC)
+        since, whole = None, []
         try:
-            collections, skipped = extract(provider, staging.run_dir(name, run_id) / "raw")
+            if config.mode == "incremental":
+                since, whole = plan_since(provider, read_watermarks(engine, name), integration.lookback_seconds)
+            collections, skipped = extract(provider, staging.run_dir(name, run_id) / "raw", since)
             api = provider.api_stats()
         finally:
             provider.close()
@@ -61,6 +59,8 @@ def raw_rosters(
         {f"fetched_{collection}": handle["rows"] for collection, handle in collections.items()}
         | {f"api_{key}": value for key, value in api.items()}
         | {"api_enrichments_skipped": len(skipped)}
+        | ({"mode": config.mode, "read_whole": dg.MetadataValue.json(whole)} if since is not None else {"mode": config.mode})
+        | {f"since_{collection}": handle["since"].isoformat() for collection, handle in collections.items() if handle.get("since")}
         | {"duration_s": round(time.perf_counter() - started, 2)}
     )
     return RawRosters(
@@ -85,11 +85,18 @@ def normalized_rosters(
     name, run_id = context.partition_key, context.run_id
     with recorded_sync_step(warehouse, run_id, name, raw_rosters.mode, hold_run_lock=run_lock.hold):
         integration = integrations.integration(name)
+        normalizer = normalizer_for(integration)
         entities = normalize_integration(
             integration,
-            normalizer_for(integration),
+            normalizer,
             {collection: handle.model_dump() for collection, handle in raw_rosters.collections.items()},
             staging.run_dir(name, run_id) / "normalized",
+            newest_wins=raw_rosters.mode == "incremental",
+        )
+        watermarks = committable_watermarks(
+            normalizer.sources,
+            {collection: handle.newest_change for collection, handle in raw_rosters.collections.items()},
+            {entity: result["rejected"]["rows"] for entity, result in entities.items()},
         )
     context.add_output_metadata(
         {f"{entity}_valid": result["valid"]["rows"] for entity, result in entities.items()}
@@ -102,6 +109,7 @@ def normalized_rosters(
         mode=raw_rosters.mode,
         extracted_at=raw_rosters.extracted_at,
         entities={entity: EntityDatasets.model_validate(result) for entity, result in entities.items()},
+        watermarks=watermarks,
     )
 
 

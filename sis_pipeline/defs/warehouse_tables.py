@@ -120,6 +120,8 @@ def load_staged(engine: Engine, staged: RosterDatasets, *, run_id: str, safety: 
         extracted_at=staged.extracted_at or _staging_run_start(engine, staged),
         safety=safety,
         handle={"type": type(staged).__name__, **staged.model_dump(mode="json")},
+        watermarks=staged.watermarks,
+        reset_watermarks=staged.mode == "full",
     )
 
 

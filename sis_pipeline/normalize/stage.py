@@ -21,11 +21,19 @@ REJECTED_COLUMNS = ["source_id", "reasons", "payload"]
 
 
 def normalize_integration(
-    integration: IntegrationConfig, normalizer, raw: dict[str, dict], out_dir: Path, today: date | None = None
+    integration: IntegrationConfig,
+    normalizer,
+    raw: dict[str, dict],
+    out_dir: Path,
+    today: date | None = None,
+    *,
+    newest_wins: bool = False,
 ) -> dict[str, dict]:
     """Per delivered entity: handles of the valid and rejected datasets, its mode, and the counts a district reads.
 
-    `today` is the run's date (UTC by default): a birth date after it is rejected.
+    `today` is the run's date (UTC by default): a birth date after it is rejected. `newest_wins` (an
+    incremental run) keeps only the newest version of a record read twice (it changed while the SIS was
+    being paged, or a look-back read it again); otherwise differing versions are all rejected.
     """
     today = today or datetime.now(UTC).date()
     frames: dict[str, pd.DataFrame] = {}
@@ -42,7 +50,10 @@ def normalize_integration(
         records = {c: frames[c] for c in sources}
         frame = normalizer.normalize(entity, records, integration)
         reasons = input_reasons(frame, _raw_errors(frames[sources[0]], normalizer.unreadable_related(entity, records)), today)
-        checked, repeated, conflicts = repeated_records(frame.drop(index=reasons.index))
+        candidates = frame.drop(index=reasons.index)
+        if newest_wins:
+            candidates = newest_versions(candidates)
+        checked, repeated, conflicts = repeated_records(candidates)
         valid, invalid = validate(entity, checked)
         reasons = pd.concat([reasons, conflicts, invalid]).sort_index()
         if entity == "enrollments":
@@ -80,6 +91,16 @@ def normalize_integration(
         for collection in set(frames) - still_needed:  # free what no later entity reads
             del frames[collection]
     return results
+
+
+def newest_versions(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per source id: the one modified last (the later-read one when the times are equal)."""
+    ids = frame["source_id"]
+    if not ids.duplicated().any():
+        return frame
+    order = frame.assign(_position=range(len(frame))).sort_values(["source_updated_at", "_position"], na_position="first")
+    keep = order.index[~order["source_id"].duplicated(keep="last") | order["source_id"].isna()]
+    return frame.loc[frame.index.isin(keep)]
 
 
 def _raw_errors(raw: pd.DataFrame, related: pd.Series) -> pd.Series:

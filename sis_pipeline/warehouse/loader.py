@@ -21,6 +21,7 @@ from sis_pipeline.normalize.models import ENTITIES, columns
 from sis_pipeline.normalize.related import NOT_DELIVERED
 from sis_pipeline.resolve.identity import IDENTITY_RULE
 from sis_pipeline.warehouse import load_sql, postgres_stage, sqlite_stage
+from sis_pipeline.warehouse.cursors import advance_watermarks
 from sis_pipeline.warehouse.errors import SyncHeld, WarehouseLoadError, WarehouseSafetyError
 from sis_pipeline.warehouse.holds import record_hold
 from sis_pipeline.warehouse.rejections import write_rejected
@@ -77,6 +78,8 @@ def load_integration(
     extracted_at: datetime | None = None,
     safety: SafetyLimits | None = SafetyLimits(),
     handle: Mapping[str, Any] | None = None,
+    watermarks: Mapping[str, datetime] | None = None,
+    reset_watermarks: bool = False,
 ) -> dict[str, EntityCounts]:
     """Load every entity of `datasets`, the rejected records, and close the started run as success.
 
@@ -92,6 +95,9 @@ def load_integration(
     When an entity's load exceeds `safety` (None: no limits, for an approved hold), nothing is applied:
     the run is closed as held with a report of what it would have done, and `handle` (the staged data
     an approval loads again) kept with it; then SyncHeld is raised.
+
+    `watermarks` (raw collection -> newest change this load takes) are recorded in the same
+    transaction (warehouse/cursors.py); `reset_watermarks` (a full sync) replaces the stored ones.
     """
     _check_entities(integration, [*datasets, *(rejected or {})])
     now = datetime.now(UTC)
@@ -111,6 +117,8 @@ def load_integration(
             }
             if safety is not None:
                 _hold_if_beyond(conn, integration, loads, safety, params)
+            if watermarks is not None:
+                advance_watermarks(conn, integration, run_id, watermarks, full=reset_watermarks, now=now)
             run_counts = {entity: load.counts.as_dict() for entity, load in loads.items()}
             stale = {entity: load.stale for entity, load in loads.items()}
             finish_sync_run(

@@ -182,6 +182,44 @@ rejected_records = Table(
 )
 
 
+sync_cursors = Table(
+    "sync_cursors",
+    metadata,
+    # Per integration and raw collection: the newest source modification time (the SIS's clock, UTC)
+    # among records a committed load took, with none of that collection rejected (warehouse/cursors.py).
+    Column("integration", String(), nullable=False),
+    Column("collection", String(), nullable=False),
+    Column("watermark", DateTime(timezone=True), nullable=False),
+    Column("run_id", String(), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("integration", "collection"),
+)
+
+CHECK_OUTCOMES = ("passed", "failed")
+CHECK_SEVERITIES = ("ERROR", "WARN")
+
+check_results = Table(
+    "check_results",
+    metadata,
+    # Every data-quality check's outcome per run: the history a district reads outside Dagster (warehouse/check_results.py).
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("run_id", String(), nullable=False),
+    Column("integration", String(), nullable=False),
+    Column("entity", String(), nullable=False),
+    Column("check_name", String(), nullable=False),
+    Column("severity", String(), nullable=False),
+    Column("outcome", String(), nullable=False),
+    Column("observed", Float()),  # the figure the check judged (a count, a fraction), if it has one
+    Column("threshold", Float()),
+    Column("detail", Text(), nullable=False),  # one readable line; ids at most, never names
+    Column("checked_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint(f"outcome IN {CHECK_OUTCOMES}", name="ck_check_results_outcome"),
+    CheckConstraint(f"severity IN {CHECK_SEVERITIES}", name="ck_check_results_severity"),
+    Index("ix_check_results_run", "integration", "run_id"),
+    Index("ix_check_results_history", "integration", "check_name", "checked_at"),
+)
+
+
 def change_columns(entity: str) -> list[str]:
     """The columns whose difference makes a staged row an update."""
     return [name for name in columns(entity) if name not in KEY_COLUMNS]

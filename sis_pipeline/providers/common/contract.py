@@ -6,6 +6,7 @@ from typing import ClassVar, Protocol
 
 from sis_pipeline.config import IntegrationConfig
 from sis_pipeline.normalize.normalizer import Normalizer
+from sis_pipeline.providers.common.changes import NO_SIGNAL, ChangeProbe
 
 RawPage = list[dict]
 
@@ -25,6 +26,9 @@ class Provider(Protocol):
     optional_collections: ClassVar[tuple[str, ...]]
     # raw fields holding credentials (dotted paths, e.g. OneRoster's `password`): dropped before anything is stored
     secret_fields: ClassVar[tuple[str, ...]]
+    # collections whose `iter_pages(since=...)` returns only records modified at or after `since`;
+    # an incremental run reads the others whole (and archives nothing by absence)
+    change_filtered: ClassVar[tuple[str, ...]]
 
     @classmethod
     def check_config(cls, integration: IntegrationConfig) -> None:
@@ -41,6 +45,12 @@ class Provider(Protocol):
 
     def iter_pages(self, collection: str, since: datetime | None = None) -> Iterator[RawPage]:
         """Every record of a collection, page by page; only those changed at or after `since` if given."""
+
+    def newest_change(self, collection: str, records: list[dict]) -> datetime | None:
+        """The newest source modification time (UTC, the SIS's clock) among raw records; None if they carry none."""
+
+    def probe_changes(self, watermarks: dict[str, datetime]) -> ChangeProbe:
+        """Whether anything changed strictly after the watermarks, asked as cheaply as the SIS allows."""
 
     def api_stats(self) -> dict:
         """Request statistics of this provider's calls so far (empty for providers that read files)."""
@@ -66,12 +76,19 @@ class ProviderBase:
     parallel = 1
     optional_collections: ClassVar[tuple[str, ...]] = ()
     secret_fields: ClassVar[tuple[str, ...]] = ()
+    change_filtered: ClassVar[tuple[str, ...]] = ()
     # the normaliser of a provider that speaks one dialect; one speaking several overrides `normalizer_for`
     normalizer: ClassVar[Normalizer]
 
     @classmethod
     def normalizer_for(cls, integration: IntegrationConfig) -> Normalizer:
         return cls.normalizer
+
+    def newest_change(self, collection: str, records: list[dict]) -> datetime | None:
+        return None  # no watermark: every incremental run reads this provider's collections whole
+
+    def probe_changes(self, watermarks: dict[str, datetime]) -> ChangeProbe:
+        return NO_SIGNAL
 
     def api_stats(self) -> dict:
         return {}

@@ -2,7 +2,7 @@
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from functools import partial
 
 import httpx
@@ -10,6 +10,7 @@ import httpx
 from sis_pipeline.config import IntegrationConfig
 from sis_pipeline.errors import DataError
 from sis_pipeline.providers.common.api_provider import ApiProvider, check_credentials_in
+from sis_pipeline.providers.common.changes import ChangeProbe, iso_z, newest_iso
 from sis_pipeline.providers.common.contract import refuse_unknown_options
 from sis_pipeline.providers.common.paging import (
     FallbackPaginator,
@@ -65,6 +66,8 @@ class OneRosterApi(ApiProvider):
     required_fields = ("base_url", "token_url", "client_id_env", "client_secret_env")
     known_options = KNOWN_OPTIONS
     collections = tuple(ENDPOINTS)
+    # every collection takes `filter=dateLastModified>='...'`
+    change_filtered = tuple(ENDPOINTS)
     # A OneRoster user may carry the person's `password` (1.1 and 1.2): it is never stored
     secret_fields = ("password",)
     # Services differ in how they say a list goes on: a Link header, a total count, or neither.
@@ -104,9 +107,35 @@ class OneRosterApi(ApiProvider):
         path, list_key = ENDPOINTS[collection]
         params: dict = {"limit": self.integration.page_size, "offset": 0}
         if since is not None:
-            stamp = since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-            params["filter"] = f"dateLastModified>='{stamp}'"
+            params["filter"] = f"dateLastModified>='{iso_z(since)}'"
         return self.pages(PageRequest(path, params), partial(_records, list_key=list_key, collection=collection), collection)
+
+    def newest_change(self, collection: str, records: list[dict]) -> datetime | None:
+        return newest_iso(records, "dateLastModified")
+
+    def probe_changes(self, watermarks: dict[str, datetime]) -> ChangeProbe:
+        """One record per watermarked collection, modified strictly after its watermark.
+
+        The answer names the collections that changed and, where the service sends `X-Total-Count`,
+        how many records; the token is the newest change seen, so a later change makes a new run key.
+        """
+        changed, newest = [], []
+        for collection in self.change_filtered:
+            if collection not in watermarks:
+                continue
+            path, list_key = ENDPOINTS[collection]
+            params = {"limit": 1, "offset": 0, "filter": f"dateLastModified>'{iso_z(watermarks[collection])}'"}
+            response = self.client.get(path, params)
+            records = _records(response.json(), response, list_key, collection)
+            if records:
+                total = response.headers.get("X-Total-Count")
+                changed.append(f"{collection} ({total} changed)" if total else collection)
+                newest.append(f"{collection}@{records[0].get('dateLastModified')}#{total or ''}")
+        if not watermarks:
+            return ChangeProbe(False, "no watermark yet: the first full sync sets one")
+        if not changed:
+            return ChangeProbe(False, f"nothing changed after the watermarks of {len(watermarks)} collection(s)")
+        return ChangeProbe(True, "changed: " + ", ".join(changed), token=";".join(newest))
 
 
 def _records(body, response: httpx.Response, list_key: str, collection: str) -> list[dict]:
