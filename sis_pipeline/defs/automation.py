@@ -106,7 +106,9 @@ def evaluate_changes(context: dg.SensorEvaluationContext, integration: Integrati
         return dg.SkipReason(f"{name}: {probe.detail}")
     key = change_run_key(name, watermarks, probe.token)
     previous = json.loads(context.cursor) if context.cursor else {}
-    if previous.get("run_key") == key:
+    # The same change seen again (a failed or held run moved no watermark), or the same file package after
+    # its run moved the watermarks: never requested twice.
+    if previous.get("run_key") == key or (probe.token is not None and previous.get("token") == probe.token):
         return dg.SkipReason(
             f"{name}: {probe.detail}; already requested as {key} (a failed run is not repeated: the nightly full sync is the backstop)"
         )

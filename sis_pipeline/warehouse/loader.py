@@ -212,6 +212,8 @@ def _load_entity(
         conn.execute(load_sql.bind(load_sql.link_legacy_student_ids(stage)), params)
     inserted, updated = backend.upsert(conn, load_sql.upsert(table, stage), table, stage, params)
     archived_absent = conn.execute(load_sql.bind(load_sql.archive_absent(table, stage)), params).rowcount if full else 0
+    if entity == "students":
+        conn.execute(load_sql.bind(load_sql.close_student_links()), params)
     stage.drop(conn)
     counts = EntityCounts(
         staged=staged,

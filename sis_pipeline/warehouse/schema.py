@@ -92,7 +92,33 @@ student_mappings = Table(
     Column("student_uid", String(36), nullable=False, index=True),
     Column("rule", String(), nullable=False),
     Column("linked_at", DateTime(timezone=True), nullable=False),
+    # how sure the rule is (resolve/identity.py RULE_CONFIDENCE), and while which period the link held:
+    # valid_to is set when the source record is archived, so history survives id changes
+    Column("confidence", Float(), nullable=False, server_default="1.0"),
+    Column("valid_from", DateTime(timezone=True)),
+    Column("valid_to", DateTime(timezone=True)),
     UniqueConstraint("integration", "id_type", "source_id", name="uq_student_mappings_id"),
+)
+
+REVIEW_DECISIONS = ("linked", "split")
+
+identity_reviews = Table(
+    "identity_reviews",
+    metadata,
+    # A record that may be a child the warehouse already knows (same name and birth date), never merged
+    # automatically: a person links it to `candidate_uid` or keeps it apart (warehouse/identity_reviews.py).
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("integration", String(), nullable=False),
+    Column("source_id", String(), nullable=False),
+    Column("candidate_uid", String(36), nullable=False),
+    Column("reason", Text(), nullable=False),
+    Column("run_id", String(), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("decision", String()),
+    Column("decided_by", String()),
+    Column("decided_at", DateTime(timezone=True)),
+    CheckConstraint(f"decision IN {REVIEW_DECISIONS}", name="ck_identity_reviews_decision"),
+    UniqueConstraint("integration", "source_id", "candidate_uid", name="uq_identity_reviews_pair"),
 )
 
 api_calls = Table(
