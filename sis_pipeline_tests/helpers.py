@@ -3,6 +3,7 @@
 Tests import from here, never from each other.
 """
 
+import httpx
 import json
 import socket
 import subprocess
@@ -289,3 +290,13 @@ def only_sync_run(url: str) -> dict:
         record = conn.execute(select(sync_runs)).mappings().one()
     engine.dispose()
     return dict(record)
+
+
+def served(sim, collection: str, sourced_id: str, version: str = "1.1") -> dict:
+    """One record as the OneRoster simulator serves it now, through its own API (with a token)."""
+    token = httpx.post(sim.token_url, auth=(sim.client_id, sim.client_secret), data={"grant_type": "client_credentials"}).json()
+    response = httpx.get(
+        f"{sim.oneroster_root(version)}/{collection}/{sourced_id}", headers={"Authorization": f"Bearer {token['access_token']}"}
+    )
+    response.raise_for_status()
+    return next(value for value in response.json().values() if isinstance(value, dict))

@@ -3,7 +3,6 @@ only with a committed load, and nothing is archived for being absent."""
 
 from datetime import date
 
-import httpx
 from sqlalchemy import select
 
 from sis_pipeline.normalize.stage import newest_versions
@@ -11,7 +10,7 @@ from sis_pipeline.warehouse.cursors import read_watermarks
 from sis_pipeline.warehouse.engine import create_warehouse_engine
 from sis_pipeline.warehouse.schema import ENTITY_TABLES, sync_runs
 
-from sis_pipeline_tests.helpers import warehouse_counts
+from sis_pipeline_tests.helpers import served, warehouse_counts
 
 import pandas as pd
 
@@ -40,14 +39,6 @@ def enrollment_end(url: str, source_id: str):
         end = conn.execute(select(table.c.end_date).where(table.c.source_id == source_id)).scalar_one()
     engine.dispose()
     return end
-
-
-def served(sim, collection: str, sourced_id: str) -> dict:
-    """The record as the simulator serves it now (its dateLastModified is the change's stamp)."""
-    token = httpx.post(sim.token_url, auth=(sim.client_id, sim.client_secret), data={"grant_type": "client_credentials"}).json()
-    response = httpx.get(f"{sim.oneroster_root('1.1')}/{collection}/{sourced_id}", headers={"Authorization": f"Bearer {token['access_token']}"})
-    response.raise_for_status()
-    return next(value for value in response.json().values() if isinstance(value, dict))
 
 
 def test_an_incremental_run_applies_exactly_the_changes(district, write_config, sync, warehouse_url):
