@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 
+from sis_pipeline.cli_report import add_report_parser, report_command
 from sis_pipeline.config import ConfigError, load_config
 from sis_pipeline.counts import COUNT_NAMES
 from sis_pipeline.errors import describe
@@ -45,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     holds.add_argument("--integration", metavar="NAME", help="only this integration")
     holds.add_argument("--json", action="store_true")
 
+    add_report_parser(commands)
+
     simulate = commands.add_parser("simulate", help="serve a synthetic district over a SIS API", add_help=False)
     simulate.add_argument("args", nargs=argparse.REMAINDER)
 
@@ -61,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
         from sis_pipeline.cli_holds import holds_command
 
         return holds_command(args, parser)
+    if args.command == "report":
+        return report_command(args)
     return _sync(args)
 
 
