@@ -16,10 +16,14 @@ from collections import Counter, defaultdict
 from html.parser import HTMLParser
 from pathlib import Path
 
+import dagster as dg
 import pandas as pd
 import pytest
 from sqlalchemy import select
 
+from sis_pipeline.config import load_config
+from sis_pipeline.defs import build_resources
+from sis_pipeline.defs.sync_runner import sync_integrations
 from sis_pipeline.normalize import stage
 from sis_pipeline.normalize.reason_patterns import SEPARATOR, reason_pattern
 from sis_pipeline.reporting.data import ENTITY_COUNTS
@@ -331,6 +335,22 @@ def test_no_personal_names_without_the_flag(synced, warehouse_url, tmp_path):
 def test_an_unknown_run_is_refused(synced, warehouse_url, tmp_path):
     done = report(warehouse_url, tmp_path, "--integration", "springfield", "--run", "no-such-run")
     assert done.returncode == 1 and "no run no-such-run" in done.stderr
+
+
+def test_each_warehouse_table_carries_the_runs_report_as_markdown(district, write_config, sqlite_url, tmp_path):
+    make_dirty(district)
+    config = load_config(write_config(district))
+    instance = dg.DagsterInstance.ephemeral()
+    resources = build_resources(config, sqlite_url, str(tmp_path / "staging"))
+    result = sync_integrations(config, ["springfield"], resources=resources, instance=instance)["integrations"]["springfield"]
+    assert result["status"] == "success"
+    event = instance.get_latest_materialization_event(dg.AssetKey(["warehouse", "students"]))
+    markdown = event.asset_materialization.metadata["sync_report"]
+    assert isinstance(markdown, dg.MarkdownMetadataValue)
+    tables = md_tables(markdown.value)
+    assert as_counts(tables["Counts per entity"]) == expected_entities(warehouse_runs(sqlite_url)[result["run_id"]]["counts"])
+    assert_reasons_match(as_reasons(tables["Rejected records"]), expected_reasons(sqlite_url, result["run_id"]))
+    assert not [name for name in payload_names(sqlite_url) if name in markdown.value]
 
 
 def test_reason_patterns_strip_the_values_not_the_cause():
