@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 
+from sis_pipeline.cli_report import add_report_parser, report_command
 from sis_pipeline.config import ConfigError, load_config
 from sis_pipeline.counts import COUNT_NAMES
 from sis_pipeline.errors import describe
@@ -51,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     identities.add_argument("--by", metavar="NAME", help="who decided (link, split)")
     identities.add_argument("--integration", metavar="NAME", help="only this integration (review)")
     identities.add_argument("--json", action="store_true")
+    add_report_parser(commands)
 
     simulate = commands.add_parser("simulate", help="serve a synthetic district over a SIS API", add_help=False)
     simulate.add_argument("args", nargs=argparse.REMAINDER)
@@ -72,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         from sis_pipeline.cli_identities import identities_command
 
         return identities_command(args, parser)
+    if args.command == "report":
+        return report_command(args)
     return _sync(args)
 
 

@@ -10,7 +10,9 @@ from sis_pipeline.counts import entity_counts
 from sis_pipeline.datasets import RosterDatasets
 from sis_pipeline.defs.resources import RunLockResource, StagingResource, WarehouseResource
 from sis_pipeline.defs.steps import recorded_sync_step
+from sis_pipeline.errors import describe
 from sis_pipeline.normalize.models import ENTITIES
+from sis_pipeline.reporting import report_markdown
 from sis_pipeline.staging import iter_frames, read_frame
 from sis_pipeline.warehouse.errors import SyncHeld
 from sis_pipeline.warehouse.loader import EntityCounts, load_integration
@@ -84,6 +86,7 @@ def warehouse_tables(
     staging.mark_loaded(name, resolved_rosters)
     seconds = round(time.perf_counter() - started, 2)
     rows = active_row_counts(engine, name, loaded_entities)
+    report = _report_metadata(context, engine, name, run_id)
     for entity in loaded_entities:
         staged = entities[entity]
         counts = entity_counts(staged.fetched, staged.valid.rows, staged.rejected.rows, loaded[entity].as_dict())
@@ -97,8 +100,18 @@ def warehouse_tables(
                 "kept_columns": dg.MetadataValue.json(staged.kept_columns),
                 "kept_rows": staged.kept_rows,
                 "dagster/row_count": rows[entity],
+                **report,
             },
         )
+
+
+def _report_metadata(context: dg.AssetExecutionContext, engine: Engine, name: str, run_id: str) -> dict:
+    """The run's report (ids only) as Markdown; the load has committed by now, so a report that fails costs only itself."""
+    try:
+        return {"sync_report": dg.MetadataValue.md(report_markdown(engine, name, run_id))}
+    except Exception as exc:
+        context.log.warning(f"{name}: the run's report could not be assembled: {describe(exc)}")
+        return {}
 
 
 def load_staged(engine: Engine, staged: RosterDatasets, *, run_id: str, safety: SafetyLimits | None) -> dict[str, EntityCounts]:
@@ -116,6 +129,7 @@ def load_staged(engine: Engine, staged: RosterDatasets, *, run_id: str, safety: 
             "fetched": {entity: entities[entity].fetched for entity in loaded_entities},
             # columns a related collection did not deliver: the load kept the warehouse's values (e.g. birth_date)
             "kept_columns": {entity: entities[entity].kept_columns for entity in loaded_entities if entities[entity].kept_columns},
+            "warnings": {entity: entities[entity].warnings for entity in loaded_entities if entities[entity].warnings},
         },
         extracted_at=staged.extracted_at or _staging_run_start(engine, staged),
         safety=safety,
