@@ -111,3 +111,27 @@ def test_same_name_and_birth_date_goes_to_review_and_a_person_links_or_splits(di
     # the next sync keeps the person's decision: the record's link now names the candidate
     assert sync(config, warehouse_url)["status"] == "success"
     assert uid_of(warehouse_url, "maybe-twin") == candidate
+
+
+def test_one_golden_record_per_child_from_the_integration_with_the_highest_priority(district, write_config, sync, warehouse_url):
+    from sis_pipeline.warehouse.schema import student_profiles
+
+    config = write_config(district)
+    both = yaml.safe_load(config.read_text())
+    both["integrations"][0]["priority"] = 10
+    both["integrations"].append({**both["integrations"][0], "name": "springfield_new", "priority": 1})
+    config.write_text(yaml.safe_dump(both))
+    assert sync(config, warehouse_url)["status"] == "success"
+    children = district.totals()["students"]
+    profiles = rows(warehouse_url, select(student_profiles))
+    assert len(profiles) == children and {p["integration"] for p in profiles} == {"springfield"}
+
+    assert sync(config, warehouse_url, name="springfield_new")["status"] == "success"
+    profiles = rows(warehouse_url, select(student_profiles))
+    assert len(profiles) == children  # one row per child, not per source row
+    assert {p["integration"] for p in profiles} == {"springfield_new"} and {p["sources"] for p in profiles} == {2}
+
+    # an unchanged re-sync rewrites no profile
+    stamps = {p["student_uid"]: p["updated_at"] for p in profiles}
+    assert sync(config, warehouse_url)["status"] == "success"
+    assert {p["student_uid"]: p["updated_at"] for p in rows(warehouse_url, select(student_profiles))} == stamps

@@ -79,7 +79,10 @@ def warehouse_tables(
     started = time.perf_counter()
     try:
         with recorded_sync_step(warehouse, run_id, name, resolved_rosters.mode, hold_run_lock=run_lock.hold) as engine:
-            loaded = load_staged(engine, resolved_rosters, run_id=run_id, safety=integrations.integration(name).safety)
+            loaded = load_staged(
+                engine, resolved_rosters, run_id=run_id, safety=integrations.integration(name).safety,
+                priorities=integrations.priorities,
+            )
     except SyncHeld as held:
         staging.mark_held(name, run_id, resolved_rosters)
         raise dg.Failure(description=str(held), metadata=held_metadata(held), allow_retries=False) from None
@@ -114,7 +117,9 @@ def _report_metadata(context: dg.AssetExecutionContext, engine: Engine, name: st
         return {}
 
 
-def load_staged(engine: Engine, staged: RosterDatasets, *, run_id: str, safety: SafetyLimits | None) -> dict[str, EntityCounts]:
+def load_staged(
+    engine: Engine, staged: RosterDatasets, *, run_id: str, safety: SafetyLimits | None, priorities: dict[str, int] | None = None
+) -> dict[str, EntityCounts]:
     """Load a resolved run's staged datasets: what this step does, and what approving a held run does again."""
     entities = staged.entities
     loaded_entities = [entity for entity in ENTITIES if entity in entities]
@@ -136,6 +141,7 @@ def load_staged(engine: Engine, staged: RosterDatasets, *, run_id: str, safety: 
         handle={"type": type(staged).__name__, **staged.model_dump(mode="json")},
         watermarks=staged.watermarks,
         reset_watermarks=staged.mode == "full",
+        priorities=priorities,
     )
 
 

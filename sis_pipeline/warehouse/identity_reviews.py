@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pandas as pd
 from sqlalchemy import Engine, and_, select, update
 
+from sis_pipeline.warehouse.profiles import refresh_profiles
 from sis_pipeline.warehouse.schema import ENTITY_TABLES, identity_reviews, student_mappings
 
 
@@ -52,7 +53,7 @@ def open_reviews(engine: Engine, integration: str | None = None) -> list[dict]:
         return [dict(row._mapping) for row in conn.execute(query)]
 
 
-def decide_review(engine: Engine, review_id: int, decision: str, decided_by: str) -> dict:
+def decide_review(engine: Engine, review_id: int, decision: str, decided_by: str, priorities: dict[str, int] | None = None) -> dict:
     """Link the record to the candidate child (its students row and source-id link take the candidate's uid), or split."""
     if decision not in ("linked", "split"):
         raise ValueError(f"decision must be 'linked' or 'split', not {decision!r}")
@@ -66,12 +67,14 @@ def decide_review(engine: Engine, review_id: int, decision: str, decided_by: str
             raise ReviewNotFound(f"no open identity review {review_id}; list them with `sis-pipeline identities review`")
         if decision == "linked":
             record = and_(students.c.integration == review.integration, students.c.source_id == review.source_id)
+            before = conn.execute(select(students.c.student_uid).where(record)).scalars().all()
             conn.execute(update(students).where(record).values(student_uid=review.candidate_uid))
             conn.execute(
                 update(student_mappings)
                 .where(student_mappings.c.integration == review.integration, student_mappings.c.source_id == review.source_id)
                 .values(student_uid=review.candidate_uid, rule="review", confidence=1.0)
             )
+            refresh_profiles(conn, [*before, review.candidate_uid], priorities or {})
         conn.execute(
             update(identity_reviews).where(identity_reviews.c.id == review_id).values(decision=decision, decided_by=decided_by, decided_at=now)
         )

@@ -100,6 +100,24 @@ student_mappings = Table(
     UniqueConstraint("integration", "id_type", "source_id", name="uq_student_mappings_id"),
 )
 
+PROFILE_FIELDS = ("first_name", "middle_name", "last_name", "preferred_first_name", "email", "state_id", "student_number",
+                  "sex", "grade_level", "enrollment_status", "school_source_id", "status")
+
+student_profiles = Table(
+    "student_profiles",
+    metadata,
+    # The golden record: one row per child, from the source row of the highest-priority integration that
+    # lists the child (warehouse/profiles.py); consumers read one row per student_uid.
+    Column("student_uid", String(36), primary_key=True),
+    Column("integration", String(), nullable=False),  # whose row won
+    Column("source_id", String(), nullable=False),
+    *(Column(name, Text()) for name in PROFILE_FIELDS),
+    Column("birth_date", Date()),
+    Column("active", Boolean(), nullable=False),  # some integration lists the child now
+    Column("sources", Integer(), nullable=False),  # how many active source rows
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
 REVIEW_DECISIONS = ("linked", "split")
 
 identity_reviews = Table(
