@@ -4,20 +4,29 @@ sees them; an incremental run applies exactly those changes and keeps the SIS's 
 the watermark."""
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+from urllib.parse import parse_qs
 
+import httpx
 import pytest
 import yaml
+from sqlalchemy import select
+from starlette.responses import JSONResponse
 
 from sis_pipeline.config import load_config
 from sis_pipeline.providers.common.registry import provider_class
 from sis_pipeline.warehouse.cursors import read_watermarks
 from sis_pipeline.warehouse.engine import create_warehouse_engine
+from sis_pipeline.warehouse.schema import ENTITY_TABLES
 from sis_simulators import SimulatorServer
+from sis_simulators.powerschool import PowerSchoolSettings
+from sis_simulators.powerschool.generated import MODIFIED
 from sis_simulators.qmlativ import QmlativSettings
 from sis_simulators.qmlativ.objects import FIRST_ID
 
 NAME = "springfield"
+CHICAGO = ZoneInfo("America/Chicago")
 STUDENT = "Student/Student"
 
 
@@ -129,3 +138,180 @@ def test_qmlativ_incremental_run_reads_only_the_changes(qmlativ, tmp_path, monke
     qmlativ.apply_changes([{"op": "remove", "object": STUDENT, "id": FIRST_ID[STUDENT] + 10}])
     quiet = sync(config, sqlite_url, mode="incremental")
     assert quiet["entities"]["students"]["archived"] == 0
+
+
+# --- PowerSchool ---------------------------------------------------------------------------------
+
+
+class RefusesTransactionDateFilter:
+    """The PowerSchool simulator, except that while `refusing`, a students table query filtered on
+    transaction_date is answered as PowerSchool answers a table or plugin that cannot filter on it."""
+
+    def __init__(self, app):
+        self.app, self.state, self.refusing = app, app.state, False
+
+    async def __call__(self, scope, receive, send):
+        query = parse_qs(scope.get("query_string", b"").decode()) if scope["type"] == "http" else {}
+        if self.refusing and scope["path"].startswith("/ws/schema/table/students") and "transaction_date" in "".join(query.get("q", [])):
+            body = {"message": "Invalid field transaction_date", "resource": "students", "field": "transaction_date"}
+            await JSONResponse(body, 400)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+@pytest.fixture(scope="module")
+def powerschool_server():
+    server = SimulatorServer(260, kind="powerschool", settings=PowerSchoolSettings(client_id="ps-inc", client_secret=f"ps-{uuid.uuid4().hex}"))
+    server.app = RefusesTransactionDateFilter(server.app)
+    with server:
+        yield server
+
+
+@pytest.fixture
+def powerschool(powerschool_server):
+    powerschool_server.reset()
+    yield powerschool_server
+    powerschool_server.reset()
+    powerschool_server.app.refusing = False
+    powerschool_server.update_settings(schema_table_access=True)
+
+
+def ps_config(tmp_path, monkeypatch, sim):
+    # pages of 25: the whole student list costs 12 requests, more than reading the few changed students one by one
+    return write_integration(tmp_path, monkeypatch, sim, provider="powerschool", max_concurrency=4, page_size=25)
+
+
+def student_dcid(sim, index: int) -> int:
+    return int(sim.state.roster.record_at("students", index)["id"])
+
+
+def changed_at(sim, dcid: int) -> datetime:
+    """When the simulator stamped a student's last change (UTC), to the second PowerSchool shows."""
+    return datetime.fromisoformat(sim.state.roster.find("students", str(dcid))[MODIFIED]).astimezone(UTC).replace(microsecond=0)
+
+
+def requests_to(sim, path: str) -> int:
+    return sim.stats()["requests"].get(path, 0)
+
+
+def ps_count(sim, table: str, query: str) -> int:
+    """Rows of a schema table matching `q`, asked over HTTP as a plugin would."""
+    token = httpx.post(sim.token_url, auth=(sim.client_id, sim.client_secret), data={"grant_type": "client_credentials"}).json()
+    answer = httpx.get(f"{sim.base_url}/ws/schema/table/{table}/count", params={"q": query}, headers={"Authorization": f"Bearer {token['access_token']}"})
+    answer.raise_for_status()
+    return answer.json()["count"]
+
+
+def test_powerschool_probe_counts_students_changed_after_the_watermark(powerschool, tmp_path, monkeypatch, sync, sqlite_url):
+    config = ps_config(tmp_path, monkeypatch, powerschool)
+    assert sync(config, sqlite_url)["status"] == "success"
+    quiet = probe(config, sqlite_url)  # the newest student sits exactly at the watermark: not "after" it
+    assert quiet.changed is False and quiet.token is None, quiet
+
+    dcids = [student_dcid(powerschool, i) for i in (4, 90)]
+    powerschool.apply_changes([{"op": "update", "table": "students", "id": d, "fields": {"name": {"last_name": "Moved"}}} for d in dcids])
+    seen = probe(config, sqlite_url)
+    assert (seen.changed, seen.detail) == (True, "changed: students (2 changed)"), seen
+    assert seen.token and "Moved" not in seen.token + seen.detail
+
+    powerschool.apply_changes([{"op": "withdraw", "id": student_dcid(powerschool, 7), "exit_date": "2026-12-01"}])
+    later = probe(config, sqlite_url)
+    assert later.changed is True and later.token != seen.token  # a later change is a new run key
+
+
+def test_powerschool_incremental_run_applies_exactly_the_changes(powerschool, tmp_path, monkeypatch, sync, warehouse_url):
+    config = ps_config(tmp_path, monkeypatch, powerschool)
+    assert sync(config, warehouse_url)["status"] == "success"
+    after_full = watermarks(warehouse_url)
+    assert set(after_full) == {"student_changes", "students"}  # no other PowerSchool list carries a time
+
+    renamed = [student_dcid(powerschool, i) for i in (3, 40, 41)]
+    withdrawn = student_dcid(powerschool, 100)
+    powerschool.apply_changes(
+        [{"op": "update", "table": "students", "id": d, "fields": {"name": {"last_name": f"Renamed{n}"}}} for n, d in enumerate(renamed)]
+        + [{"op": "withdraw", "id": withdrawn, "exit_date": "2026-12-01"}]
+    )
+    # the withdrawal stamps the classes it ends as it stamps the student
+    dropped = ps_count(powerschool, "cc", f"transaction_date=ge={changed_at(powerschool, withdrawn).astimezone(CHICAGO):%Y-%m-%d %H:%M:%S}")
+    lookback = after_full["students"] - timedelta(seconds=300)  # the integration's default lookback_seconds
+    read_again = ps_count(powerschool, "students", f"transaction_date=ge={lookback.astimezone(CHICAGO):%Y-%m-%d %H:%M:%S}")
+    list_requests, one_requests = requests_to(powerschool, "/ws/v1/district/student"), requests_to(powerschool, "/ws/v1/student/{id}")
+
+    run = sync(config, warehouse_url, mode="incremental")
+    assert run["status"] == "success", run
+    counts = run["entities"]
+    assert (counts["students"]["inserted"], counts["students"]["updated"], counts["students"]["archived"]) == (0, 4, 0)
+    # the withdrawal ends the student's classes; rosters are read whole (no filter) and only those rows written
+    assert dropped > 0 and (counts["enrollments"]["inserted"], counts["enrollments"]["updated"], counts["enrollments"]["archived"]) == (0, dropped, 0)
+    for entity in ("schools", "terms", "courses", "sections", "teachers"):
+        assert counts[entity]["inserted"] == counts[entity]["updated"] == counts[entity]["archived"] == 0, entity
+    # the changed students alone, each from /ws/v1/student/{dcid}; the district list not at all
+    assert requests_to(powerschool, "/ws/v1/district/student") == list_requests
+    assert read_again - 4 < 5 and requests_to(powerschool, "/ws/v1/student/{id}") - one_requests == read_again
+    assert student_status(warehouse_url, withdrawn) == "transferred"
+
+    newest = max(changed_at(powerschool, d) for d in [*renamed, withdrawn])
+    assert watermarks(warehouse_url) == {"student_changes": newest, "students": newest}  # transaction_date, made UTC
+    assert probe(config, warehouse_url).changed is False
+
+
+def student_status(url: str, dcid: int) -> str:
+    table = ENTITY_TABLES["students"]
+    engine = create_warehouse_engine(url)
+    with engine.connect() as conn:
+        status = conn.execute(select(table.c.enrollment_status).where(table.c.source_id == str(dcid))).scalar_one()
+    engine.dispose()
+    return status
+
+
+def test_powerschool_without_table_access_gives_no_signal_and_an_incremental_run_reads_students_whole(
+    powerschool, tmp_path, monkeypatch, sync, warehouse_url
+):
+    config = ps_config(tmp_path, monkeypatch, powerschool)
+    assert sync(config, warehouse_url)["status"] == "success"
+    stored = watermarks(warehouse_url)
+    powerschool.update_settings(schema_table_access=False)  # the access request was dropped from plugin.xml
+
+    blind = probe(config, warehouse_url)
+    assert blind.changed is None and "no signal" in blind.detail and "403" in blind.detail, blind
+
+    changed = student_dcid(powerschool, 12)
+    powerschool.apply_changes([{"op": "update", "table": "students", "id": changed, "fields": {"name": {"first_name": "Seen"}}}])
+    list_requests = requests_to(powerschool, "/ws/v1/district/student")
+    run = sync(config, warehouse_url, mode="incremental")
+    assert run["status"] == "success", run
+    assert requests_to(powerschool, "/ws/v1/district/student") > list_requests  # read whole
+    changed_only(run["entities"], "students", updated=1)
+    assert watermarks(warehouse_url) == stored  # nothing listed, nothing to vouch for a newer one
+
+
+def test_powerschool_first_sync_without_table_access_keeps_no_watermark_and_the_probe_says_so(
+    powerschool, tmp_path, monkeypatch, sync, sqlite_url
+):
+    powerschool.update_settings(schema_table_access=False)
+    config = ps_config(tmp_path, monkeypatch, powerschool)
+    assert sync(config, sqlite_url)["status"] == "success"
+    assert watermarks(sqlite_url) == {}
+    assert probe(config, sqlite_url).changed is False  # no watermark at all: the first full sync has not set one
+    powerschool.apply_changes([{"op": "update", "table": "students", "id": student_dcid(powerschool, 2), "fields": {"name": {"first_name": "Again"}}}])
+    run = sync(config, sqlite_url, mode="incremental")
+    assert run["status"] == "success", run
+    changed_only(run["entities"], "students", updated=1)
+
+
+def test_powerschool_invalid_transaction_date_field_reads_students_whole(powerschool, tmp_path, monkeypatch, sync, sqlite_url, caplog):
+    config = ps_config(tmp_path, monkeypatch, powerschool)
+    assert sync(config, sqlite_url)["status"] == "success"
+    powerschool.app.refusing = True
+    assert probe(config, sqlite_url).changed is None
+
+    changed = student_dcid(powerschool, 20)
+    powerschool.apply_changes([{"op": "update", "table": "students", "id": changed, "fields": {"name": {"first_name": "Whole"}}}])
+    list_requests = requests_to(powerschool, "/ws/v1/district/student")
+    with caplog.at_level("WARNING"):
+        run = sync(config, sqlite_url, mode="incremental")
+    assert run["status"] == "success", run
+    assert requests_to(powerschool, "/ws/v1/district/student") > list_requests
+    changed_only(run["entities"], "students", updated=1)
+    fallbacks = [r.getMessage() for r in caplog.records if "no change filter" in r.getMessage()]
+    assert len(fallbacks) == 2 and all("Invalid field transaction_date" in line for line in fallbacks)  # student_changes, students
