@@ -292,7 +292,7 @@ def test_powerschool_first_sync_without_table_access_keeps_no_watermark_and_the_
     config = ps_config(tmp_path, monkeypatch, powerschool)
     assert sync(config, sqlite_url)["status"] == "success"
     assert watermarks(sqlite_url) == {}
-    assert probe(config, sqlite_url).changed is False  # no watermark at all: the first full sync has not set one
+    assert probe(config, sqlite_url).changed is None  # nothing to ask from: the schedule's full syncs carry the changes
     powerschool.apply_changes([{"op": "update", "table": "students", "id": student_dcid(powerschool, 2), "fields": {"name": {"first_name": "Again"}}}])
     run = sync(config, sqlite_url, mode="incremental")
     assert run["status"] == "success", run
@@ -315,3 +315,18 @@ def test_powerschool_invalid_transaction_date_field_reads_students_whole(powersc
     changed_only(run["entities"], "students", updated=1)
     fallbacks = [r.getMessage() for r in caplog.records if "no change filter" in r.getMessage()]
     assert len(fallbacks) == 2 and all("Invalid field transaction_date" in line for line in fallbacks)  # student_changes, students
+
+
+def test_powerschool_reads_the_student_list_whole_when_that_takes_fewer_requests(powerschool, tmp_path, monkeypatch, sync, sqlite_url, caplog):
+    config = ps_config(tmp_path, monkeypatch, powerschool)  # the whole list: 1 count + 11 pages of 25
+    assert sync(config, sqlite_url)["status"] == "success"
+    powerschool.apply_changes([
+        {"op": "update", "table": "students", "id": student_dcid(powerschool, i), "fields": {"name": {"first_name": "Many"}}} for i in range(15)
+    ])
+    one_requests = requests_to(powerschool, "/ws/v1/student/{id}")
+    with caplog.at_level("WARNING"):
+        run = sync(config, sqlite_url, mode="incremental")
+    assert run["status"] == "success", run
+    changed_only(run["entities"], "students", updated=15)
+    assert requests_to(powerschool, "/ws/v1/student/{id}") == one_requests
+    assert any("fewer than one per student" in r.getMessage() for r in caplog.records)

@@ -209,11 +209,9 @@ class PowerSchoolApi(ApiProvider):
         gives no signal: the scheduled full sync picks changes up. Only students are covered; staff,
         sections and rosters have no change filter this plugin can ask.
         """
-        if not watermarks:
-            return ChangeProbe(False, "no watermark yet: the first full sync sets one")
         watermark = watermarks.get("student_changes") or watermarks.get("students")
-        if watermark is None:
-            return ChangeProbe(None, "no students watermark (the last full sync could not read transaction_date): no signal, rely on the schedule")
+        if watermark is None:  # no full sync yet, or none could read transaction_date (no table access)
+            return ChangeProbe(None, "no students watermark yet: no signal, rely on the schedule")
         query = after_query(watermark, self.zone)
         try:
             count = int(self.client.get_json(f"{CHANGES_PATH}/count", {"q": query})["count"])
