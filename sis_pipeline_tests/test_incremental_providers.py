@@ -3,6 +3,7 @@ HTTP and the warehouse on both backends: a probe right after a full sync sees no
 sees them; an incremental run applies exactly those changes and keeps the SIS's own stamp (made UTC) as
 the watermark."""
 
+import os
 import uuid
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -19,6 +20,7 @@ from sis_pipeline.providers.common.registry import provider_class
 from sis_pipeline.warehouse.cursors import read_watermarks
 from sis_pipeline.warehouse.engine import create_warehouse_engine
 from sis_pipeline.warehouse.schema import ENTITY_TABLES
+from sis_pipeline_tests.helpers import FILES, csv_config, write_package
 from sis_simulators import SimulatorServer
 from sis_simulators.powerschool import PowerSchoolSettings
 from sis_simulators.powerschool.generated import MODIFIED
@@ -38,12 +40,12 @@ def watermarks(url: str) -> dict[str, datetime]:
         engine.dispose()
 
 
-def probe(config, url: str):
-    """The provider's change probe against the watermarks the warehouse holds, as the sensor asks it."""
+def probe(config, url: str | None):
+    """The provider's change probe against the watermarks the warehouse holds (none without one), as the sensor asks it."""
     integration = load_config(config).integration(NAME)
     provider = provider_class(integration.provider)(integration)
     try:
-        return provider.probe_changes(watermarks(url))
+        return provider.probe_changes(watermarks(url) if url else {})
     finally:
         provider.close()
 
@@ -330,3 +332,58 @@ def test_powerschool_reads_the_student_list_whole_when_that_takes_fewer_requests
     changed_only(run["entities"], "students", updated=15)
     assert requests_to(powerschool, "/ws/v1/student/{id}") == one_requests
     assert any("fewer than one per student" in r.getMessage() for r in caplog.records)
+
+
+# --- OneRoster CSV drops -------------------------------------------------------------------------
+
+DELTA_USERS = """sourcedId,status,dateLastModified,enabledUser,orgSourcedIds,role,username,userIds,givenName,familyName,middleName,identifier,email,sms,phone,agentSourcedIds,grades,password
+stu-1,active,2026-11-20T09:45:10-06:00,true,sch-1,student,zoe,{stateId:CA100},Zoey,O'Brien,,1001,,,,,05,
+stu-2,tobedeleted,2026-11-20T15:00:00.000Z,true,sch-1,student,ana,{stateId:CA101},Ana,Smith-Jones,,1002,,,,,KG,
+"""
+
+
+def test_csv_probe_reports_the_package_now_in_place_by_fingerprint(tmp_path):
+    folder = tmp_path / "sftp"
+    folder.mkdir()
+    config = csv_config(tmp_path, folder)
+    empty = probe(config, None)  # the folder waits for tonight's drop
+    assert (empty.changed, empty.token) == (False, None) and str(folder) in empty.detail
+
+    folder.rmdir()  # write_package makes the folder
+    write_package(folder, FILES, dict.fromkeys(FILES, "bulk"), as_zip=False)
+    first = probe(config, None)
+    assert first.changed is True and first.token and first.token in first.detail and "sftp" in first.detail
+    assert probe(config, None).token == first.token  # the same package: the same run key
+    (folder / "users.csv").write_text(DELTA_USERS)
+    assert probe(config, None).token not in (None, first.token)  # a file replaced: a new run key
+
+    drop = tmp_path / "drop.zip"
+    write_package(drop, FILES, dict.fromkeys(FILES, "bulk"), as_zip=True)
+    zipped = probe(csv_config(tmp_path, drop), None)
+    assert zipped.changed is True and "drop.zip" in zipped.detail
+    content = drop.stat()
+    drop.unlink()
+    write_package(drop, {**FILES, "users": DELTA_USERS}, {"users": "delta"}, as_zip=True)
+    os.utime(drop, ns=(content.st_atime_ns, content.st_mtime_ns))  # re-sent with the old time: the entries tell
+    assert probe(csv_config(tmp_path, drop), None).token != zipped.token
+
+
+def test_csv_incremental_run_applies_a_delta_drop(tmp_path, sync, warehouse_url):
+    folder = tmp_path / "drop"
+    write_package(folder, FILES, dict.fromkeys(FILES, "bulk"), as_zip=False)
+    # a delta that archives one of two students would be held by the default safety limits
+    config = csv_config(tmp_path, folder, fields={"safety": {"max_archive_fraction": 1, "max_change_fraction": 1}})
+    assert sync(config, warehouse_url)["status"] == "success"
+    before = probe(config, warehouse_url).token
+
+    for name in folder.iterdir():
+        name.unlink()
+    folder.rmdir()
+    write_package(folder, {"users": DELTA_USERS}, {"users": "delta"}, as_zip=False)
+    assert probe(config, warehouse_url).token != before
+
+    run = sync(config, warehouse_url, mode="incremental")
+    assert run["status"] == "success", run
+    changed_only(run["entities"], "students", updated=2, archived=1)  # stu-1 renamed, stu-2 tobedeleted (archived)
+    # the newest dateLastModified, its offset applied: 09:45:10 at UTC-6
+    assert watermarks(warehouse_url)["students"] == datetime(2026, 11, 20, 15, 45, 10, tzinfo=UTC)
