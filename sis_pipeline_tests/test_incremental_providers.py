@@ -21,7 +21,7 @@ from sis_pipeline.warehouse.cursors import read_watermarks
 from sis_pipeline.warehouse.engine import create_warehouse_engine
 from sis_pipeline.warehouse.schema import ENTITY_TABLES
 from sis_pipeline_tests.helpers import FILES, csv_config, write_package
-from sis_simulators import SimulatorServer
+from sis_simulators import SimulatorServer, SimulatorSettings
 from sis_simulators.powerschool import PowerSchoolSettings
 from sis_simulators.powerschool.generated import MODIFIED
 from sis_simulators.qmlativ import QmlativSettings
@@ -387,3 +387,56 @@ def test_csv_incremental_run_applies_a_delta_drop(tmp_path, sync, warehouse_url)
     changed_only(run["entities"], "students", updated=2, archived=1)  # stu-1 renamed, stu-2 tobedeleted (archived)
     # the newest dateLastModified, its offset applied: 09:45:10 at UTC-6
     assert watermarks(warehouse_url)["students"] == datetime(2026, 11, 20, 15, 45, 10, tzinfo=UTC)
+
+
+# --- Infinite Campus (OneRoster's client, Campus's URLs and tokens) ------------------------------
+
+
+@pytest.fixture(scope="module")
+def campus_server():
+    settings = SimulatorSettings.infinite_campus(app_name="springfield", client_id="campus-inc", client_secret=f"secret-{uuid.uuid4().hex}")
+    with SimulatorServer(students=300, settings=settings) as sim:
+        yield sim
+
+
+@pytest.fixture
+def campus(campus_server):
+    campus_server.reset()
+    yield campus_server
+    campus_server.reset()
+
+
+def served_stamp(config, collection: str, sourced_id: str) -> datetime:
+    """A record's dateLastModified as Campus serves it now, asked over HTTP with the integration's own client."""
+    integration = load_config(config).integration(NAME)
+    provider = provider_class(integration.provider)(integration)
+    try:
+        body = provider.client.get_json(f"{collection}/{sourced_id}")
+    finally:
+        provider.close()
+    record = next(value for value in body.values() if isinstance(value, dict))
+    return datetime.fromisoformat(record["dateLastModified"].replace("Z", "+00:00"))
+
+
+def test_campus_inherits_oneroster_probe_and_incremental_run(campus, tmp_path, monkeypatch, sync, warehouse_url):
+    config = write_integration(
+        tmp_path, monkeypatch, campus, provider="infinite_campus", page_size=100, options={"app_name": "springfield", "version": "1.2"}
+    )
+    assert sync(config, warehouse_url)["status"] == "success"
+    after_full = watermarks(warehouse_url)
+    assert probe(config, warehouse_url).changed is False
+
+    students = [campus.district.students.sourced_id(i) for i in (3, 40, 200)]
+    campus.apply_changes(
+        [{"op": "update", "collection": "students", "sourcedId": s, "fields": {"givenName": f"Renamed{i}"}} for i, s in enumerate(students[:2])]
+        + [{"op": "tobedeleted", "collection": "students", "sourcedId": students[2]}]
+    )
+    seen = probe(config, warehouse_url)
+    assert seen.changed is True and seen.detail.startswith("changed: students") and seen.token, seen
+
+    run = sync(config, warehouse_url, mode="incremental")
+    assert run["status"] == "success", run
+    changed_only(run["entities"], "students", updated=3, archived=1)
+    moved = watermarks(warehouse_url)
+    assert moved["students"] == max(served_stamp(config, "students", s) for s in students)
+    assert {c: w for c, w in moved.items() if c != "students"} == {c: w for c, w in after_full.items() if c != "students"}
