@@ -440,3 +440,20 @@ def test_campus_inherits_oneroster_probe_and_incremental_run(campus, tmp_path, m
     moved = watermarks(warehouse_url)
     assert moved["students"] == max(served_stamp(config, "students", s) for s in students)
     assert {c: w for c, w in moved.items() if c != "students"} == {c: w for c, w in after_full.items() if c != "students"}
+
+
+# --- Wall-clock stamps around DST -----------------------------------------------------------------
+
+
+def test_wall_clock_stamps_are_made_utc_and_the_repeated_hour_is_asked_again():
+    from sis_pipeline.providers.common.changes import newest_wall_clock
+    from sis_pipeline.providers.powerschool.changes import after_query, since_query
+
+    stamps = [{"t": "2026-11-01 01:30:00"}, {"t": "2026-03-07T08:15:00"}, {"t": "garbled"}, {}]
+    assert newest_wall_clock(stamps, "t", CHICAGO) == datetime(2026, 11, 1, 6, 30, tzinfo=UTC)  # the first 01:30 (CDT)
+    # an ordinary night: from the watermark itself (each changed student costs a request)
+    assert since_query(datetime(2026, 11, 20, 15, 45, 10, 500, tzinfo=UTC), CHICAGO) == "transaction_date=ge=2026-11-20 09:45:10"
+    # within the hour the wall clock repeats (DST ended at 07:00 UTC on 1 November 2026): from an hour earlier
+    assert since_query(datetime(2026, 11, 1, 7, 20, tzinfo=UTC), CHICAGO) == "transaction_date=ge=2026-11-01 01:20:00"
+    assert since_query(datetime(2026, 11, 1, 6, 50, tzinfo=UTC), CHICAGO) == "transaction_date=ge=2026-11-01 00:50:00"
+    assert after_query(datetime(2026, 11, 20, 15, 45, 10, tzinfo=UTC), CHICAGO) == "transaction_date=ge=2026-11-20 09:45:11"
