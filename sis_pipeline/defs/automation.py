@@ -92,12 +92,13 @@ def evaluate_changes(context: dg.SensorEvaluationContext, integration: Integrati
         if run_in_progress(engine, name):
             return dg.SkipReason(f"{name}: a sync started elsewhere (command line, hold approval) is in progress")
         watermarks = read_watermarks(engine, name)
-        if not watermarks:
-            return dg.SkipReason(f"{name}: no watermark yet; the first full sync (schedule, UI or `sis-pipeline sync`) sets them")
         provider = open_provider(integration, warehouse)
         try:
-            probe = provider.probe_changes(watermarks)
             mode = getattr(provider, "change_run_mode", "incremental")
+            # an incremental run needs somewhere to start from; a file drop is run as delivered
+            if mode == "incremental" and not watermarks:
+                return dg.SkipReason(f"{name}: no watermark yet; the first full sync (schedule, UI or `sis-pipeline sync`) sets them")
+            probe = provider.probe_changes(watermarks)
         finally:
             provider.close()
     except Exception as exc:  # the SIS or the warehouse is down: say so, ask again next tick

@@ -63,6 +63,8 @@ class OneRosterCsvReader(ProviderBase):
     # file's rows cannot be skipped by dateLastModified (exports leave it blank; a row left out of a bulk
     # file would be archived by the next full sync): an incremental run reads the package as delivered.
     change_filtered = ()
+    # a changed package is run as delivered: its manifest says which files are complete and which are deltas
+    change_run_mode = "full"
     # users.csv has a `password` column; records are built field by field without it, and this keeps it so
     secret_fields = ("password",)
 
