@@ -23,6 +23,7 @@ from sis_pipeline.resolve.identity import IDENTITY_RULE
 from sis_pipeline.warehouse import load_sql, postgres_stage, sqlite_stage
 from sis_pipeline.warehouse.cursors import advance_watermarks
 from sis_pipeline.warehouse.errors import SyncHeld, WarehouseLoadError, WarehouseSafetyError
+from sis_pipeline.warehouse.history import record_student_versions
 from sis_pipeline.warehouse.holds import record_hold
 from sis_pipeline.warehouse.profiles import refresh_touched_profiles
 from sis_pipeline.warehouse.rejections import write_rejected
@@ -220,6 +221,7 @@ def _load_entity(
     if entity == "students":
         conn.execute(load_sql.bind(load_sql.close_student_links()), params)
         refresh_touched_profiles(conn, integration, params["now"], priorities)
+        record_student_versions(conn, params)
     stage.drop(conn)
     counts = EntityCounts(
         staged=staged,

@@ -118,6 +118,32 @@ student_profiles = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
+HISTORY_TEXT = ("status", "first_name", "middle_name", "last_name", "email", "username", "school_source_id", "legacy_source_id",
+                "student_number", "state_id", "preferred_first_name", "sex", "grade_level", "enrollment_status")
+HISTORY_COPIED = ("integration", "source_id", "student_uid", "source_updated_at", "enabled", "extra", "birth_date", "archived_at", *HISTORY_TEXT)
+
+student_history = Table(
+    "student_history",
+    metadata,
+    # Every version of every student row (warehouse/history.py): "what did we know on day D" is
+    # `valid_from <= D AND (valid_to IS NULL OR valid_to > D)`. Written only for rows a load changed.
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("integration", String(), nullable=False),
+    Column("source_id", String(), nullable=False),
+    Column("student_uid", String(36), nullable=False),
+    *(Column(name, Text()) for name in HISTORY_TEXT),
+    Column("source_updated_at", DateTime(timezone=True)),
+    Column("enabled", Boolean()),
+    Column("extra", Text().with_variant(JSONB(), "postgresql")),
+    Column("birth_date", Date()),
+    Column("archived_at", DateTime(timezone=True)),
+    Column("valid_from", DateTime(timezone=True), nullable=False),
+    Column("valid_to", DateTime(timezone=True)),
+    Column("run_id", String(), nullable=False),
+    Index("ix_student_history_record", "integration", "source_id", "valid_to"),
+    Index("ix_student_history_uid", "student_uid", "valid_from"),
+)
+
 REVIEW_DECISIONS = ("linked", "split")
 
 identity_reviews = Table(
