@@ -15,8 +15,6 @@ CONFIG_ENV = "SIS_PIPELINE_CONFIG"
 DEFAULT_SCHEDULE = "0 2 * * *"  # 02:00 in the integration's time zone, before staff arrive
 _CRON_FIELD = re.compile(r"^[0-9*,/\-]+$")
 ConflictStrategy = Literal["sis_wins", "local_wins", "newest_wins", "manual"]
-# Strategies whose resolver exists; the others arrive with identity resolution (see docs/decisions.md).
-IMPLEMENTED_STRATEGIES = {"sis_wins"}
 
 
 class ConfigError(ValueError):
@@ -114,16 +112,6 @@ class IntegrationConfig(BaseModel):
             if not isinstance(fields, dict) or not all(isinstance(k, str) and isinstance(p, str) and p for k, p in fields.items()):
                 raise ValueError(f"extra_fields.{entity} must map json keys to source field paths (strings)")
         return options
-
-    @field_validator("conflict_strategy")
-    @classmethod
-    def _implemented_strategy(cls, value: str) -> str:
-        if value not in IMPLEMENTED_STRATEGIES:
-            raise ValueError(
-                f"conflict_strategy {value!r} is not available yet: only 'sis_wins' is implemented until "
-                "identity resolution and local edits land (docs/decisions.md)"
-            )
-        return value
 
     def credentials(self) -> tuple[str, str]:
         """Client id and secret, read from the environment variables the config names."""
