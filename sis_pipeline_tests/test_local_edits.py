@@ -112,3 +112,13 @@ def test_an_edit_of_an_unknown_field_or_child_is_refused(district, write_config,
     uid = one(sqlite_url, select(STUDENTS.c.student_uid).limit(1))[0]["student_uid"]
     bad = cli(sqlite_url, tmp_path, "students", "edit", uid, "--set", "shoe_size=9", "--by", "registrar")
     assert bad.returncode == 1 and "cannot be edited" in bad.stderr
+
+
+def test_the_conflicts_benchmark_runs_and_checks_its_figures(tmp_path):
+    out = tmp_path / "conflicts.json"
+    bench = Path(__file__).resolve().parents[1] / "bench" / "conflicts.py"
+    done = subprocess.run([sys.executable, str(bench), "--students", "20000", "--json-out", str(out)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    figures = json.loads(out.read_text())
+    assert figures["edited"] == 200
+    assert {s: r["decided"] for s, r in figures["strategies"].items()} == {"sis_wins": 200, "newest_wins": 200, "manual": 200, "local_wins": 0}
