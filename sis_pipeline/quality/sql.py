@@ -1,6 +1,6 @@
 """What the checks share: an integration's active rows, and offending rows turned into one outcome."""
 
-from sqlalchemy import ColumnElement, Connection, Select, Table, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Select, String, Table, func, or_, select
 
 from sis_pipeline.warehouse.check_results import CheckOutcome
 
@@ -12,7 +12,9 @@ def active(table: Table, integration: str) -> ColumnElement[bool]:
 
 
 def blank(column) -> ColumnElement[bool]:
-    """Missing, or only spaces (NOT NULL in the schema lets an empty string through)."""
+    """Missing, or text of only spaces (NOT NULL in the schema lets an empty string through)."""
+    if not isinstance(column.type, String):  # a date is there or not; PostgreSQL has no trim(date)
+        return column.is_(None)
     return or_(column.is_(None), func.trim(column) == "")
 
 
