@@ -92,12 +92,11 @@ def shared_state_id(conn):
     return two.source_id, 2  # both of them
 
 
-def archived_student_still_enrolled(conn):
-    student = enrolled_student(conn)
-    archive(conn, "students", T["students"].c.source_id == student)
+def enrollment_of_unknown_user(conn):
     e = T["enrollments"]
-    enrollments = conn.execute(select(e.c.source_id).where(active("enrollments"), e.c.user_source_id == student).order_by(e.c.source_id)).scalars().all()
-    return enrollments[0], len(enrollments)
+    enrollment = first(conn, select(e.c.source_id).where(active("enrollments")).order_by(e.c.source_id))
+    set_values(conn, "enrollments", enrollment, user_source_id="user-nobody-knows")
+    return enrollment, 1
 
 
 def enrollment_of_unknown_section(conn):
@@ -113,12 +112,10 @@ def section_of_unknown_course(conn):
     return section, 1
 
 
-def section_of_archived_school(conn):
+def section_of_unknown_school(conn):
     section = a_section(conn)
-    school = first(conn, select(T["sections"].c.school_source_id).where(T["sections"].c.source_id == section))
-    archive(conn, "schools", T["schools"].c.source_id == school)
-    sections = conn.execute(select(func.count()).where(active("sections"), T["sections"].c.school_source_id == school)).scalar_one()
-    return section, sections
+    set_values(conn, "sections", section, school_source_id="school-nobody-knows")
+    return section, 1
 
 
 def section_with_one_unknown_term(conn):
@@ -141,10 +138,10 @@ def term_id_that_only_a_wildcard_matches(conn):
     [
         (blank_first_name, ("students", "required_fields")),
         (shared_state_id, ("students", "unique_state_id")),
-        (archived_student_still_enrolled, ("enrollments", "user_exists")),
+        (enrollment_of_unknown_user, ("enrollments", "user_exists")),
         (enrollment_of_unknown_section, ("enrollments", "section_exists")),
         (section_of_unknown_course, ("sections", "course_exists")),
-        (section_of_archived_school, ("sections", "school_exists")),
+        (section_of_unknown_school, ("sections", "school_exists")),
         (section_with_one_unknown_term, ("sections", "terms_exist")),
         (term_id_that_only_a_wildcard_matches, ("sections", "terms_exist")),
     ],
@@ -220,6 +217,14 @@ def course_nobody_offers(conn):
     return "course-without-sections"
 
 
+def archived_student_still_enrolled(conn):
+    """A withdrawn student whose enrollments the SIS still lists: known, so no broken reference, but odd."""
+    student = enrolled_student(conn)
+    archive(conn, "students", T["students"].c.source_id == student)
+    e = T["enrollments"]
+    return first(conn, select(e.c.source_id).where(active("enrollments"), e.c.user_source_id == student).order_by(e.c.source_id))
+
+
 def enrollment_ending_before_it_begins(conn):
     e = T["enrollments"]
     enrollment = first(conn, select(e.c.source_id).where(active("enrollments")).order_by(e.c.source_id))
@@ -238,6 +243,7 @@ def enrollment_ending_before_it_begins(conn):
         (section_without_teacher, {("sections", "without_teacher")}),
         (course_nobody_offers, {("courses", "without_sections")}),
         (enrollment_ending_before_it_begins, {("enrollments", "ending_before_beginning")}),
+        (archived_student_still_enrolled, {("enrollments", "archived_references")}),
     ],
     ids=lambda value: getattr(value, "__name__", None),
 )
@@ -316,11 +322,11 @@ def test_row_count_drift_compares_with_the_previous_full_sync(district, write_co
         failed = failing(engine, "WARN", after["run_id"])
         first_run = failing(engine, "WARN", before["run_id"])  # judged against no earlier full sync
 
-    assert set(failed) == {("students", "row_count_drift")}
+    assert set(failed) == {("students", "row_count_drift"), ("enrollments", "archived_references")}
     drift = failed[("students", "row_count_drift")]
     assert drift.observed == pytest.approx(200 / 650, abs=1e-4) and drift.threshold == 0.2
     assert before["run_id"] in drift.detail
-    assert first_run == {}
+    assert not any(check == "row_count_drift" for _, check in first_run)
 
 
 # --- The Dagster layer: recorded in check_results, visible in the run, reported by the CLI --------------
@@ -339,11 +345,23 @@ def test_a_clean_sync_checks_every_table_and_records_every_outcome(district, wri
     assert len(recorded) == len(CATALOGUE)
 
 
+def serve_a_shared_state_id(district, warehouse_url) -> str:
+    """The SIS gives a second student the state id of the first: two active children with one state id."""
+    students = T["students"]
+    one, two = (district.district.students.sourced_id(i) for i in (0, 1))
+    with warehouse(warehouse_url) as engine, engine.connect() as conn:
+        state_id = conn.execute(select(students.c.state_id).where(students.c.source_id == one)).scalar_one()
+    district.apply_changes(
+        [{"op": "update", "collection": "students", "sourcedId": two, "fields": {"userIds": [{"type": "stateId", "identifier": state_id}]}}]
+    )
+    return two
+
+
 def test_a_blocking_failure_shows_in_the_dagster_run(district, write_config, warehouse_url, tmp_path):
-    config = load_config(write_config(district, **NO_HOLDS))
+    config = load_config(write_config(district))
     resources = build_resources(config, warehouse_url, str(tmp_path / "staging"))
     assert dg.materialize(roster_assets(config), partition_key=NAME, resources=resources).success
-    remove_students(district, 200)
+    serve_a_shared_state_id(district, warehouse_url)
 
     result = dg.materialize(roster_assets(config), partition_key=NAME, resources=resources, raise_on_error=False)
 
@@ -351,29 +369,43 @@ def test_a_blocking_failure_shows_in_the_dagster_run(district, write_config, war
     evaluations = {(e.asset_key.path[-1], e.check_name): e for e in result.get_asset_check_evaluations()}
     assert len(evaluations) == len(CATALOGUE)
     failed = {key: e for key, e in evaluations.items() if not e.passed}
-    assert set(failed) == {("enrollments", "user_exists"), ("students", "row_count_drift")}
-    assert failed[("enrollments", "user_exists")].severity == dg.AssetCheckSeverity.ERROR
-    assert failed[("students", "row_count_drift")].severity == dg.AssetCheckSeverity.WARN
-    assert result.get_asset_materialization_events()  # the tables loaded before the checks judged them
+    assert set(failed) == {("students", "unique_state_id")}
+    assert failed[("students", "unique_state_id")].severity == dg.AssetCheckSeverity.ERROR
+    assert len(result.get_asset_materialization_events()) == 3 + 7  # the tables loaded before the checks judged them
     with warehouse(warehouse_url) as engine:
         recorded = {(r["entity"], r["check_name"]): r["outcome"] for r in read_check_results(engine, NAME, result.run_id)}
     assert {key for key, outcome in recorded.items() if outcome == "failed"} == set(failed)
 
 
 def test_the_cli_report_fails_on_a_blocking_check_but_keeps_what_loaded(district, write_config, sync, warehouse_url):
+    config = write_config(district)
+    sync(config, warehouse_url)
+    student = serve_a_shared_state_id(district, warehouse_url)
+
+    report = sync(config, warehouse_url)
+
+    assert report["status"] == "failed" and report["error_class"] == "quality"
+    assert report["error"].startswith("blocking checks failed: students/unique_state_id (2 active students share a state id: ")
+    assert student in report["error"]
+    assert report["entities"]["students"]["updated"] == 1
+    assert [c["check"] for c in report["checks"]["failed"]] == ["students/unique_state_id"]
+    with warehouse(warehouse_url) as engine, engine.connect() as conn:
+        status = conn.execute(select(sync_runs.c.status).where(sync_runs.c.run_id == report["run_id"])).scalar_one()
+    assert status == "success"  # the load committed; the checks judged what it committed
+
+
+def test_withdrawn_students_still_enrolled_only_warn(district, write_config, sync, warehouse_url):
     config = write_config(district, **NO_HOLDS)
     sync(config, warehouse_url)
     remove_students(district, 200)
 
     report = sync(config, warehouse_url)
 
-    assert report["status"] == "failed" and report["error_class"] == "quality"
-    assert report["error"].startswith("blocking checks failed: enrollments/user_exists (")
+    assert report["status"] == "success"
     assert report["entities"]["students"]["archived"] == 200
-    assert [c["check"] for c in report["checks"]["failed"]] == ["enrollments/user_exists", "students/row_count_drift"]
-    with warehouse(warehouse_url) as engine, engine.connect() as conn:
-        status = conn.execute(select(sync_runs.c.status).where(sync_runs.c.run_id == report["run_id"])).scalar_one()
-    assert status == "success"  # the load committed; the checks judged what it committed
+    assert [(c["check"], c["severity"]) for c in report["checks"]["failed"]] == [
+        ("students/row_count_drift", "WARN"), ("enrollments/archived_references", "WARN"),
+    ]
 
 
 def test_a_failed_warning_keeps_the_sync_successful(district, write_config, sync, warehouse_url):

@@ -30,11 +30,11 @@ class QualityCheck:
 CATALOGUE = [
     *(QualityCheck(e, "required_fields", "ERROR", "Every active row has the fields a record cannot be without.") for e in ENTITIES),
     QualityCheck("students", "unique_state_id", "ERROR", "No two active students share a state id."),
-    QualityCheck("enrollments", "user_exists", "ERROR", "Every active enrollment's person is an active student or teacher."),
-    QualityCheck("enrollments", "section_exists", "ERROR", "Every active enrollment's section is active."),
-    QualityCheck("sections", "course_exists", "ERROR", "Every active section's course is active."),
-    QualityCheck("sections", "school_exists", "ERROR", "Every active section's school is active."),
-    QualityCheck("sections", "terms_exist", "ERROR", "Every term an active section names is active."),
+    QualityCheck("enrollments", "user_exists", "ERROR", "Every active enrollment's person is a known student or teacher."),
+    QualityCheck("enrollments", "section_exists", "ERROR", "Every active enrollment's section is known."),
+    QualityCheck("sections", "course_exists", "ERROR", "Every active section's course is known."),
+    QualityCheck("sections", "school_exists", "ERROR", "Every active section's school is known."),
+    QualityCheck("sections", "terms_exist", "ERROR", "Every term an active section names is known."),
     *(QualityCheck(e, "row_count_drift", "WARN", "Active rows are near what the previous full sync loaded.") for e in ENTITIES),
     *(
         QualityCheck("students", f"{field}_null_rate", "WARN", f"Few active students lack a {field.replace('_', ' ')}.")
@@ -47,6 +47,7 @@ CATALOGUE = [
     QualityCheck("teachers", "without_sections", "WARN", "Every active teacher teaches a section."),
     QualityCheck("courses", "without_sections", "WARN", "Every active course has a section."),
     QualityCheck("enrollments", "ending_before_beginning", "WARN", "No active enrollment ends before it begins."),
+    QualityCheck("enrollments", "archived_references", "WARN", "No active enrollment names an archived person or section."),
 ]
 
 

@@ -1,8 +1,9 @@
 """The blocking checks: keys, references and required fields whose failure makes the roster untrustworthy.
 
-Among active rows only: an archived row may keep pointing at what is gone. (integration, source_id) is
-the tables' primary key, so the database already refuses a duplicate; the natural keys it cannot enforce
-are checked here.
+Judged on active rows. A reference must name a row the warehouse holds for the integration; one that
+names an archived row (a withdrawn student whose enrollments the SIS still lists) is a warning in
+sanity.py, not a broken roster. (integration, source_id) is the tables' primary key, so the database
+already refuses a duplicate; the natural keys it cannot enforce are checked here.
 """
 
 from dataclasses import replace
@@ -52,27 +53,28 @@ def unique_state_id(conn: Connection, integration: str) -> CheckOutcome:
     return count_outcome("students", "unique_state_id", ERROR, offending(conn, rows), "active students share a state id")
 
 
-def _exists(entity: str, integration: str, source_id):
+def _known(entity: str, integration: str, source_id):
+    """The integration holds a row with this id, active or archived."""
     table = T[entity]
-    return select(table.c.source_id).where(active(table, integration), table.c.source_id == source_id).exists()
+    return select(table.c.source_id).where(table.c.integration == integration, table.c.source_id == source_id).exists()
 
 
 def enrollment_references(conn: Connection, integration: str) -> list[CheckOutcome]:
     enrollments = T["enrollments"]
     user = enrollments.c.user_source_id
-    people = or_(_exists("students", integration, user), _exists("teachers", integration, user))
-    section = _exists("sections", integration, enrollments.c.section_source_id)
+    people = or_(_known("students", integration, user), _known("teachers", integration, user))
+    section = _known("sections", integration, enrollments.c.section_source_id)
     where = active(enrollments, integration)
     return [
         count_outcome(
             "enrollments", "user_exists", ERROR,
             offending(conn, select(enrollments.c.source_id).where(where, ~people)),
-            "active enrollments name a user who is no active student or teacher",
+            "active enrollments name a user who is no known student or teacher",
         ),
         count_outcome(
             "enrollments", "section_exists", ERROR,
             offending(conn, select(enrollments.c.source_id).where(where, ~section)),
-            "active enrollments name a section that is not active",
+            "active enrollments name an unknown section",
         ),
     ]
 
@@ -95,15 +97,15 @@ def section_references(conn: Connection, integration: str) -> list[CheckOutcome]
     where = active(sections, integration)
     listed = func.length(sections.c.term_source_ids) - func.length(func.replace(sections.c.term_source_ids, ",", "")) + 1
     missing = {
-        "course_exists": ~_exists("courses", integration, sections.c.course_source_id),
-        "school_exists": ~_exists("schools", integration, sections.c.school_source_id),
+        "course_exists": ~_known("courses", integration, sections.c.course_source_id),
+        "school_exists": ~_known("schools", integration, sections.c.school_source_id),
         "terms_exist": blank(sections.c.term_source_ids) | (_resolved_terms(integration) < listed),
     }
     what = {"course_exists": "course", "school_exists": "school", "terms_exist": "term"}
     return [
         count_outcome(
             "sections", name, ERROR, offending(conn, select(sections.c.source_id).where(where, condition)),
-            f"active sections lack an active {what[name]}",
+            f"active sections name no known {what[name]}",
         )
         for name, condition in missing.items()
     ]

@@ -27,8 +27,27 @@ def _without(conn: Connection, integration: str, entity: str, lacking) -> tuple[
     return offending(conn, select(table.c.source_id).where(active(table, integration), ~lacking(table)))
 
 
+def _active_id(entity: str, integration: str, source_id):
+    table = T[entity]
+    return select(table.c.source_id).where(active(table, integration), table.c.source_id == source_id).exists()
+
+
+def _archived(entity: str, integration: str, source_id):
+    table = T[entity]
+    return select(table.c.source_id).where(
+        table.c.integration == integration, table.c.source_id == source_id, table.c.archived_at.is_not(None)
+    ).exists()
+
+
 def sanity_outcomes(conn: Connection, integration: str) -> list[CheckOutcome]:
     sections, enrollments = T["sections"], T["enrollments"]
+    user = enrollments.c.user_source_id
+    archived_user = (_archived("students", integration, user) | _archived("teachers", integration, user)) & ~(
+        _active_id("students", integration, user) | _active_id("teachers", integration, user)
+    )
+    of_archived = select(enrollments.c.source_id).where(
+        active(enrollments, integration), archived_user | _archived("sections", integration, enrollments.c.section_source_id)
+    )
 
     def taught(table):
         return _enrolled(integration, "user_source_id", table.c.source_id, "teacher")
@@ -68,5 +87,9 @@ def sanity_outcomes(conn: Connection, integration: str) -> list[CheckOutcome]:
         count_outcome(
             "enrollments", "ending_before_beginning", WARN, offending(conn, reversed_dates),
             "active enrollments end before they begin",
+        ),
+        count_outcome(
+            "enrollments", "archived_references", WARN, offending(conn, of_archived),
+            "active enrollments name an archived person or section",
         ),
     ]
