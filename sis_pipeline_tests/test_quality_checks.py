@@ -17,7 +17,7 @@ from sis_pipeline.defs import build_resources, roster_assets
 from sis_pipeline.quality.checks import CATALOGUE, run_checks
 from sis_pipeline.warehouse import create_warehouse_engine
 from sis_pipeline.warehouse.check_results import read_check_results
-from sis_pipeline.warehouse.schema import ENTITY_TABLES, sync_runs
+from sis_pipeline.warehouse.schema import ENTITY_TABLES, rejected_records, sync_runs
 
 T = ENTITY_TABLES
 NAME = "springfield"
@@ -225,6 +225,19 @@ def archived_student_still_enrolled(conn):
     return first(conn, select(e.c.source_id).where(active("enrollments"), e.c.user_source_id == student).order_by(e.c.source_id))
 
 
+def enrollment_of_a_rejected_student(conn):
+    """The pipeline loads the enrollments of a student it rejected for one bad cell: no broken reference."""
+    now = datetime.now(UTC)
+    conn.execute(insert(rejected_records).values(
+        run_id="r", integration=NAME, entity="students", source_id="stu-rejected", reasons="birth_date: not a date",
+        rejected_at=now, first_rejected_at=now, times_rejected=1, fingerprint="f",
+    ))
+    e = T["enrollments"]
+    enrollment = first(conn, select(e.c.source_id).where(active("enrollments"), e.c.role == "student").order_by(e.c.source_id))
+    set_values(conn, "enrollments", enrollment, user_source_id="stu-rejected")
+    return enrollment
+
+
 def enrollment_ending_before_it_begins(conn):
     e = T["enrollments"]
     enrollment = first(conn, select(e.c.source_id).where(active("enrollments")).order_by(e.c.source_id))
@@ -243,7 +256,8 @@ def enrollment_ending_before_it_begins(conn):
         (section_without_teacher, {("sections", "without_teacher")}),
         (course_nobody_offers, {("courses", "without_sections")}),
         (enrollment_ending_before_it_begins, {("enrollments", "ending_before_beginning")}),
-        (archived_student_still_enrolled, {("enrollments", "archived_references")}),
+        (archived_student_still_enrolled, {("enrollments", "inactive_references")}),
+        (enrollment_of_a_rejected_student, {("enrollments", "inactive_references")}),
     ],
     ids=lambda value: getattr(value, "__name__", None),
 )
@@ -254,8 +268,10 @@ def test_each_warning_fails_on_its_bad_data_alone(district, write_config, sync, 
         with engine.begin() as conn:
             offender = corrupt(conn)
         failed = failing(engine, "WARN", report["run_id"])
+        blocking = failing(engine, "ERROR", report["run_id"])
 
     assert set(failed) == expected
+    assert blocking == {}  # a warning's bad data breaks no blocking check
     if offender is not None:
         assert all(offender in outcome.detail for outcome in failed.values())
 
@@ -322,7 +338,7 @@ def test_row_count_drift_compares_with_the_previous_full_sync(district, write_co
         failed = failing(engine, "WARN", after["run_id"])
         first_run = failing(engine, "WARN", before["run_id"])  # judged against no earlier full sync
 
-    assert set(failed) == {("students", "row_count_drift"), ("enrollments", "archived_references")}
+    assert set(failed) == {("students", "row_count_drift"), ("enrollments", "inactive_references")}
     drift = failed[("students", "row_count_drift")]
     assert drift.observed == pytest.approx(200 / 650, abs=1e-4) and drift.threshold == 0.2
     assert before["run_id"] in drift.detail
@@ -404,7 +420,7 @@ def test_withdrawn_students_still_enrolled_only_warn(district, write_config, syn
     assert report["status"] == "success"
     assert report["entities"]["students"]["archived"] == 200
     assert [(c["check"], c["severity"]) for c in report["checks"]["failed"]] == [
-        ("students/row_count_drift", "WARN"), ("enrollments/archived_references", "WARN"),
+        ("students/row_count_drift", "WARN"), ("enrollments/inactive_references", "WARN"),
     ]
 
 

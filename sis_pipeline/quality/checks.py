@@ -47,7 +47,7 @@ CATALOGUE = [
     QualityCheck("teachers", "without_sections", "WARN", "Every active teacher teaches a section."),
     QualityCheck("courses", "without_sections", "WARN", "Every active course has a section."),
     QualityCheck("enrollments", "ending_before_beginning", "WARN", "No active enrollment ends before it begins."),
-    QualityCheck("enrollments", "archived_references", "WARN", "No active enrollment names an archived person or section."),
+    QualityCheck("enrollments", "inactive_references", "WARN", "No active enrollment names an archived or rejected person or section."),
 ]
 
 

@@ -1,8 +1,8 @@
 """The blocking checks: keys, references and required fields whose failure makes the roster untrustworthy.
 
-Judged on active rows. A reference must name a row the warehouse holds for the integration; one that
-names an archived row (a withdrawn student whose enrollments the SIS still lists) is a warning in
-sanity.py, not a broken roster. (integration, source_id) is the tables' primary key, so the database
+Judged on active rows. A reference must name a record the integration knows: a row of the warehouse or
+a record the pipeline rejected. One that names an archived or rejected record (a withdrawn student whose
+enrollments the SIS still lists) is a warning in sanity.py, not a broken roster. (integration, source_id) is the tables' primary key, so the database
 already refuses a duplicate; the natural keys it cannot enforce are checked here.
 """
 
@@ -11,7 +11,7 @@ from dataclasses import replace
 from sqlalchemy import Connection, case, func, literal, or_, select
 
 from sis_pipeline.normalize.models import ENTITIES, MODELS
-from sis_pipeline.quality.sql import active, blank, count_outcome, offending
+from sis_pipeline.quality.sql import active, blank, count_outcome, known_id, offending
 from sis_pipeline.warehouse.check_results import CheckOutcome
 from sis_pipeline.warehouse.schema import ENTITY_TABLES, KEY_COLUMNS
 
@@ -54,9 +54,7 @@ def unique_state_id(conn: Connection, integration: str) -> CheckOutcome:
 
 
 def _known(entity: str, integration: str, source_id):
-    """The integration holds a row with this id, active or archived."""
-    table = T[entity]
-    return select(table.c.source_id).where(table.c.integration == integration, table.c.source_id == source_id).exists()
+    return known_id(T[entity], integration, source_id)
 
 
 def enrollment_references(conn: Connection, integration: str) -> list[CheckOutcome]:

@@ -3,12 +3,32 @@
 from sqlalchemy import ColumnElement, Connection, Select, String, Table, func, or_, select
 
 from sis_pipeline.warehouse.check_results import CheckOutcome
+from sis_pipeline.warehouse.schema import rejected_records
 
 SAMPLE_IDS = 5  # a detail names a few offending source ids, never the values that made them offend
 
 
 def active(table: Table, integration: str) -> ColumnElement[bool]:
     return (table.c.integration == integration) & table.c.archived_at.is_(None)
+
+
+def active_id(table: Table, integration: str, source_id) -> ColumnElement[bool]:
+    """An active row of `table` has this id."""
+    return select(table.c.source_id).where(active(table, integration), table.c.source_id == source_id).exists()
+
+
+def known_id(table: Table, integration: str, source_id) -> ColumnElement[bool]:
+    """The integration holds a row with this id, active or archived, or rejected one this sync.
+
+    A rejected record still exists in the SIS (normalize/stage.py does not orphan what refers to it).
+    """
+    held = select(table.c.source_id).where(table.c.integration == integration, table.c.source_id == source_id).exists()
+    rejected = select(rejected_records.c.id).where(
+        rejected_records.c.integration == integration,
+        rejected_records.c.entity == table.name,
+        rejected_records.c.source_id == source_id,
+    ).exists()
+    return held | rejected
 
 
 def blank(column) -> ColumnElement[bool]:
