@@ -94,15 +94,18 @@ class PowerSchoolApi(ApiProvider):
             yield from self._list(collection, path)
             return
         owners = self._owner_ids("schools" if scope == "school" else "sections")
-        seen: set[str] = set()
+        seen: set = set()
         with ThreadPoolExecutor(self.client.limiter.max_concurrency, thread_name_prefix=f"ps-{collection}") as pool:
             for owner, records in zip(owners, pool.map(lambda o: list(self._list(collection, path.format(id=o))), owners)):
                 page = []
                 for record in (r for chunk in records for r in chunk):
                     if scope == "school":
                         record.setdefault("school_id", owner)  # courses do not say which school lists them
-                    if record["id"] not in seen:  # staff with two schools are listed by both
-                        seen.add(record["id"])
+                    # Staff with two schools are listed by both: once is enough. Term ids repeat in every
+                    # school (3600 is each school's year): a term is one school's, keyed with its school.
+                    key = (record.get("school_id"), record["id"]) if collection == "terms" else record["id"]
+                    if key not in seen:
+                        seen.add(key)
                         page.append(record)
                 if page:
                     yield page
