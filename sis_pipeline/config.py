@@ -36,6 +36,18 @@ class SafetyLimits(BaseModel):
     max_change_fraction: float = Field(default=0.75, ge=0, le=1)
 
 
+class QualityThresholds(BaseModel):
+    """When the warning checks of an integration's warehouse tables fail (sis_pipeline/quality/)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # active rows of a table against what the previous successful full sync loaded, as a fraction
+    max_row_count_drift: float = Field(default=0.2, ge=0)
+    # share of active students without a state id, a birth date or a grade
+    max_null_fraction: float = Field(default=0.05, ge=0, le=1)
+    freshness_hours: float = Field(default=36, gt=0)  # a nightly sync may miss one night
+
+
 class IntegrationConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -53,6 +65,7 @@ class IntegrationConfig(BaseModel):
     timezone: str = "UTC"
     conflict_strategy: ConflictStrategy = "sis_wins"
     safety: SafetyLimits = Field(default_factory=SafetyLimits)  # when a load is held instead of applied
+    quality: QualityThresholds = Field(default_factory=QualityThresholds)  # when a warning check fails
     # the nightly full sync: a cron line read in `timezone`; null switches it off
     schedule: str | None = DEFAULT_SCHEDULE
     # how often the change sensor asks the SIS whether anything changed; null switches it off
