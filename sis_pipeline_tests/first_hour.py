@@ -5,13 +5,14 @@ import os
 import signal
 import socket
 import subprocess
-import tarfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from sis_pipeline_tests.helpers import copy_checkout
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_PARTITION = "demo_district"
@@ -31,19 +32,7 @@ def clean_clone(tmp_path: Path) -> Path:
     The scripts install into .venv only when it lacks the package or a pyproject.toml is newer than its
     stamp (scripts/test.sh touches it), so they run here without re-pointing the editable install.
     """
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO, capture_output=True, check=True
-    ).stdout.decode().split("\0")
-    clone = tmp_path / "clone"
-    clone.mkdir()
-    archive = tmp_path / "clone.tar"
-    with tarfile.open(archive, "w") as tar:
-        for name in filter(None, listed):
-            if (REPO / name).exists():
-                tar.add(REPO / name, arcname=name, recursive=False)
-    with tarfile.open(archive) as tar:
-        tar.extractall(clone, filter="data")
-    archive.unlink()
+    clone = copy_checkout(tmp_path)
     (clone / ".venv").symlink_to(REPO / ".venv")
     (REPO / ".venv" / ".sis-pipeline-installed").touch()  # the venv running this test has both installed
     return clone

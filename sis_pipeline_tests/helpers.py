@@ -7,11 +7,13 @@ import httpx
 import json
 import socket
 import subprocess
+import tarfile
 import threading
 import time
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -309,3 +311,31 @@ def served(sim, collection: str, sourced_id: str, version: str = "1.1") -> dict:
     )
     response.raise_for_status()
     return next(value for value in response.json().values() if isinstance(value, dict))
+
+
+def copy_checkout(tmp_path) -> Path:
+    """The repository's files as a fresh clone has them (tracked, and untracked but not ignored), in `tmp_path/clone`."""
+    repo = Path(__file__).resolve().parents[1]
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=repo, capture_output=True, check=True
+    ).stdout.decode().split("\0")
+    clone = tmp_path / "clone"
+    clone.mkdir()
+    archive = tmp_path / "clone.tar"
+    with tarfile.open(archive, "w") as tar:
+        for name in filter(None, listed):
+            if (repo / name).exists():
+                tar.add(repo / name, arcname=name, recursive=False)
+    with tarfile.open(archive) as tar:
+        tar.extractall(clone, filter="data")
+    archive.unlink()
+    return clone
+
+
+def query_rows(url: str, query) -> list[dict]:
+    """Every row a SQLAlchemy query returns from the warehouse at `url`, as dicts."""
+    engine = create_warehouse_engine(url)
+    with engine.connect() as conn:
+        found = [row._asdict() for row in conn.execute(query)]
+    engine.dispose()
+    return found

@@ -14,7 +14,6 @@ from sis_pipeline.config import load_config
 from sis_pipeline.defs import build_definitions, build_resources
 from sis_pipeline.defs.automation import SIS_HOST_TAG, SYNC_JOB, TRIGGER_TAG, run_config
 from sis_pipeline.defs.resources import WarehouseResource
-from sis_pipeline.defs.sync_runner import sync_integrations
 from sis_pipeline.warehouse.cursors import read_watermarks
 from sis_pipeline.warehouse.engine import create_warehouse_engine
 from sis_pipeline.warehouse.run_lock import acquire_run_lock

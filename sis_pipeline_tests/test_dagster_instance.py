@@ -4,7 +4,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tarfile
 import time
 import uuid
 from pathlib import Path
@@ -16,7 +15,7 @@ import yaml
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from sis_pipeline_tests.helpers import warehouse_counts
+from sis_pipeline_tests.helpers import copy_checkout, warehouse_counts
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_CONFIG = "examples/integrations.demo.yaml"
@@ -31,19 +30,7 @@ DAGSTER_VARIABLES = ("DAGSTER_HOME", "DAGSTER_PG_HOST", "DAGSTER_PG_PORT", "DAGS
 @pytest.fixture
 def clean_clone(tmp_path) -> Path:
     """The repository's files as a fresh clone has them (tracked and not ignored), in a folder of their own."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO, capture_output=True, check=True
-    ).stdout.decode().split("\0")
-    clone = tmp_path / "clone"
-    clone.mkdir()
-    archive = tmp_path / "clone.tar"
-    with tarfile.open(archive, "w") as tar:
-        for name in filter(None, listed):
-            if (REPO / name).exists():
-                tar.add(REPO / name, arcname=name, recursive=False)
-    with tarfile.open(archive) as tar:
-        tar.extractall(clone, filter="data")
-    return clone
+    return copy_checkout(tmp_path)
 
 
 @pytest.fixture

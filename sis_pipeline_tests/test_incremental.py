@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sis_pipeline.normalize.stage import newest_versions
 from sis_pipeline.warehouse.cursors import read_watermarks
 from sis_pipeline.warehouse.engine import create_warehouse_engine
-from sis_pipeline.warehouse.schema import ENTITY_TABLES, sync_runs
+from sis_pipeline.warehouse.schema import ENTITY_TABLES
 
 from sis_pipeline_tests.helpers import served, warehouse_counts
 
