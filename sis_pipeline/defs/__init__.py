@@ -3,6 +3,7 @@
 import dagster as dg
 
 from sis_pipeline.config import PipelineConfig
+from sis_pipeline.defs.automation import automation, sync_job
 from sis_pipeline.defs.io_manager import StagedDatasetIOManager
 from sis_pipeline.defs.resources import RunLockResource, StagingResource, WarehouseResource
 from sis_pipeline.defs.rosters import normalized_rosters, raw_rosters, resolved_rosters
@@ -43,9 +44,14 @@ def build_definitions(config: PipelineConfig) -> dg.Definitions:
     and pyarrow four times, which made a small district's run from the UI several times slower than
     the same run from the command line, and the steps are sequential anyway.
     """
+    assets = roster_assets(config)
+    job = sync_job(integration_partitions(config), dg.AssetSelection.assets(*assets))
+    schedules, change_sensors = automation(config, job)
     return dg.Definitions(
-        assets=roster_assets(config),
-        sensors=[token_health_sensor, terminated_run_sensor],
+        assets=assets,
+        jobs=[job],
+        schedules=schedules,
+        sensors=[token_health_sensor, terminated_run_sensor, *change_sensors],
         resources=build_resources(config),
         executor=dg.in_process_executor,
     )

@@ -57,6 +57,19 @@ def acquire_run_lock(engine: Engine, integration: str, run_id: str) -> RunLock:
     return lock
 
 
+def run_in_progress(engine: Engine, integration: str) -> bool:
+    """Whether some process holds the integration's run lock now: probed by taking it and letting go at once.
+
+    A crashed run's lock died with its process, so unlike a `running` row in sync_runs this never
+    reports a run that is no longer there.
+    """
+    lock = _postgres_lock(engine, integration) if engine.dialect.name == "postgresql" else _file_lock(engine, integration)
+    if lock is None:
+        return True
+    lock.release()
+    return False
+
+
 def _postgres_lock(engine: Engine, integration: str) -> RunLock | None:
     # Autocommit: the lock outlives transactions, and an idle-in-transaction session held for a whole
     # run would keep vacuum from cleaning up after it.

@@ -29,6 +29,9 @@ class Provider(Protocol):
     # collections whose `iter_pages(since=...)` returns only records modified at or after `since`;
     # an incremental run reads the others whole (and archives nothing by absence)
     change_filtered: ClassVar[tuple[str, ...]]
+    # the run a change sensor asks for: `incremental` (read changes since the watermarks) or `full`
+    # (a file drop whose package says itself what is complete and what is a delta)
+    change_run_mode: ClassVar[str]
 
     @classmethod
     def check_config(cls, integration: IntegrationConfig) -> None:
@@ -77,6 +80,7 @@ class ProviderBase:
     optional_collections: ClassVar[tuple[str, ...]] = ()
     secret_fields: ClassVar[tuple[str, ...]] = ()
     change_filtered: ClassVar[tuple[str, ...]] = ()
+    change_run_mode: ClassVar[str] = "incremental"
     # the normaliser of a provider that speaks one dialect; one speaking several overrides `normalizer_for`
     normalizer: ClassVar[Normalizer]
 
