@@ -45,8 +45,9 @@ def run(args) -> dict:
     load_at_start = os.getloadavg()[0]
     with DaemonDeployment(SERVER_URL, students=args.students, poll_interval_seconds=args.poll,
                           page_size=args.page_size, progress=progress) as deployment:
+        deployment.start_dagster()  # it loads while the full sync runs; its sensor skips until watermarks exist
         full = deployment.full_sync()
-        deployment.start_dagster()
+        deployment.wait_for_dagster()
         sensor = deployment.wait_for_sensor_tick()
         progress(f"{deployment.sensor_name} is running (interval {sensor['min_interval_seconds']}s); first tick: "
                  f"{sensor['first_tick']['status']} {sensor['first_tick'].get('skipReason') or ''}")

@@ -319,6 +319,10 @@ class LatencyFailure(AssertionError):
     """The daemon did not bring a change to the warehouse as it should; the numbers mean nothing."""
 
 
+class _StillLoading(Exception):
+    """The webserver answers, but its code location is still loading."""
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -440,8 +444,8 @@ class DaemonDeployment:
             raise LatencyFailure(f"the full sync {report['status']}: {report.get('error_class')}: {report.get('error')}")
         return report
 
-    def start_dagster(self, timeout: float = 180.0) -> None:
-        """`dagster dev` on loopback, in its own process group; returns once the webserver answers."""
+    def start_dagster(self) -> None:
+        """`dagster dev` on loopback, in its own process group; `wait_for_dagster` waits for its webserver."""
         self.port = free_port()
         self.progress(f"starting dagster dev on 127.0.0.1:{self.port}")
         self._dagster_log = open(self.scratch / "dagster_dev.log", "w")
@@ -449,6 +453,8 @@ class DaemonDeployment:
             [str(self.bin / "dagster"), "dev", "-w", str(self.workspace), "-h", "127.0.0.1", "-p", str(self.port)],
             cwd=self.scratch, env=self.env, stdout=self._dagster_log, stderr=subprocess.STDOUT, start_new_session=True,
         )
+
+    def wait_for_dagster(self, timeout: float = 180.0) -> None:
         deadline = time.monotonic() + timeout
         while True:
             self._check_dagster()
@@ -480,10 +486,13 @@ class DaemonDeployment:
         return body["data"]
 
     def _sensor_selector(self) -> dict:
-        data = self.graphql("""{ workspaceOrError { ... on Workspace { locationEntries { name locationOrLoadError {
+        data = self.graphql("""{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus locationOrLoadError {
             __typename ... on RepositoryLocation { repositories { name sensors { name } } } ... on PythonError { message } } } } } }""")
         found = []
-        for entry in data["workspaceOrError"]["locationEntries"]:
+        entries = data["workspaceOrError"]["locationEntries"]
+        if not entries or any(entry["loadStatus"] != "LOADED" for entry in entries):
+            raise _StillLoading()
+        for entry in entries:
             location = entry["locationOrLoadError"] or {}
             if location.get("__typename") == "PythonError":
                 raise LatencyFailure(f"the code location {entry['name']} failed to load: {location['message']}")
@@ -502,17 +511,17 @@ class DaemonDeployment:
             try:
                 selector = self._sensor_selector()
                 break
-            except LatencyFailure:
+            except (_StillLoading, httpx.HTTPError):
                 if time.monotonic() > deadline:
-                    raise
-                time.sleep(1)  # the code location may still be loading
+                    raise LatencyFailure(f"the code location did not load within {timeout:.0f}s{self.dagster_log_tail()}") from None
+                time.sleep(1)
         query = """query($selector: SensorSelector!) { sensorOrError(sensorSelector: $selector) { __typename
             ... on Sensor { minIntervalSeconds sensorState { status ticks(limit: 1) { status timestamp skipReason error { message } } } } } }"""
         while True:
             self._check_dagster()
             sensor = self.graphql(query, {"selector": selector})["sensorOrError"]
             state = sensor.get("sensorState") or {}
-            if state.get("status") == "RUNNING" and state.get("ticks"):
+            if state.get("status") == "RUNNING" and state.get("ticks") and state["ticks"][0]["status"] != "STARTED":
                 return {"min_interval_seconds": sensor["minIntervalSeconds"], "first_tick": state["ticks"][0]}
             if time.monotonic() > deadline:
                 raise LatencyFailure(f"the sensor {self.sensor_name} did not tick within {timeout:.0f}s: {sensor}{self.dagster_log_tail()}")
