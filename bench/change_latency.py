@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jitter", type=float, help="random pause before each change, up to this many seconds (default: the poll)")
     parser.add_argument("--timeout", type=float, default=600, help="seconds a change may take before the run fails")
     parser.add_argument("--seed", type=int, default=20)
-    parser.add_argument("--json-out", type=Path, help="also write the results as JSON here")
+    parser.add_argument("--json-out", type=Path, help="write the results as JSON here (default: bench/results/change_latency-<changes>x<poll>s.json)")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
     try:
@@ -124,10 +124,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"change_latency: FAILED: {failure}", file=sys.stderr)
         return 1
     text_results = json.dumps(results, indent=2, default=str) + "\n"
-    RESULTS_DIR.mkdir(exist_ok=True)
-    (RESULTS_DIR / f"change_latency-{args.changes}x{args.poll}s.json").write_text(text_results, encoding="utf-8")
-    if args.json_out:
-        args.json_out.write_text(text_results, encoding="utf-8")
+    out = args.json_out or RESULTS_DIR / f"change_latency-{args.changes}x{args.poll}s.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text_results, encoding="utf-8")
     print(format_results(results))
     print("\n" + text_results, end="")
     return 0

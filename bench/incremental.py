@@ -247,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--change-fraction", type=float, default=0.01, help="share of the students changed (default 1%%)")
     parser.add_argument("--tobedeleted-share", type=float, default=0.1, help="share of the changes that are tobedeleted")
     parser.add_argument("--seed", type=int, default=9, help="which students change")
-    parser.add_argument("--json-out", type=Path, help="also write the results as JSON here")
+    parser.add_argument("--json-out", type=Path, help="write the results as JSON here (default: bench/results/incremental-<students>.json)")
     parser.add_argument("--keep-db", action="store_true", help="keep the database and the staging folder")
     args = parser.parse_args(argv)
 
@@ -267,10 +267,9 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(scratch, ignore_errors=True)
 
     text_results = json.dumps(results, indent=2) + "\n"
-    RESULTS_DIR.mkdir(exist_ok=True)
-    (RESULTS_DIR / f"incremental-{args.students}.json").write_text(text_results, encoding="utf-8")
-    if args.json_out:
-        args.json_out.write_text(text_results, encoding="utf-8")
+    out = args.json_out or RESULTS_DIR / f"incremental-{args.students}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text_results, encoding="utf-8")
     print(format_results(results))
     print("\n" + text_results, end="")
     return 0
