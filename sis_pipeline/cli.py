@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 
+from sis_pipeline.cli_report import add_report_parser, report_command
 from sis_pipeline.config import ConfigError, load_config
 from sis_pipeline.counts import COUNT_NAMES
 from sis_pipeline.errors import describe
@@ -45,6 +46,14 @@ def main(argv: list[str] | None = None) -> int:
     holds.add_argument("--integration", metavar="NAME", help="only this integration")
     holds.add_argument("--json", action="store_true")
 
+    identities = commands.add_parser("identities", help="possible duplicate children: review, link or split")
+    identities.add_argument("action", choices=["review", "link", "split"])
+    identities.add_argument("review_id", nargs="?", type=int, metavar="ID", help="the review (link, split)")
+    identities.add_argument("--by", metavar="NAME", help="who decided (link, split)")
+    identities.add_argument("--integration", metavar="NAME", help="only this integration (review)")
+    identities.add_argument("--json", action="store_true")
+    add_report_parser(commands)
+
     simulate = commands.add_parser("simulate", help="serve a synthetic district over a SIS API", add_help=False)
     simulate.add_argument("args", nargs=argparse.REMAINDER)
 
@@ -61,6 +70,12 @@ def main(argv: list[str] | None = None) -> int:
         from sis_pipeline.cli_holds import holds_command
 
         return holds_command(args, parser)
+    if args.command == "identities":
+        from sis_pipeline.cli_identities import identities_command
+
+        return identities_command(args, parser)
+    if args.command == "report":
+        return report_command(args)
     return _sync(args)
 
 

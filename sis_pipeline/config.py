@@ -59,6 +59,8 @@ class IntegrationConfig(BaseModel):
     poll_interval_seconds: int | None = Field(default=300, ge=5, le=86_400)
     # an incremental run reads from this long before the watermark: records committed late with an earlier stamp
     lookback_seconds: int = Field(default=300, ge=0, le=7 * 86_400)
+    # whose row a child's golden record (student_profiles) takes when several integrations list the child: lower wins
+    priority: int = Field(default=100, ge=0, le=999)
     options: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("base_url", "token_url")
@@ -141,6 +143,10 @@ class PipelineConfig(BaseModel):
                 raise ValueError(f"duplicate integration name {integration.name!r}")
             seen.add(integration.name)
         return self
+
+    @property
+    def priorities(self) -> dict[str, int]:
+        return {integration.name: integration.priority for integration in self.integrations}
 
     def integration(self, name: str) -> IntegrationConfig:
         for integration in self.integrations:

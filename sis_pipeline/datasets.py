@@ -41,6 +41,8 @@ class EntityDatasets(BaseModel):
     # columns a related collection did not deliver for some records (the warehouse keeps their values), and for how many
     kept_columns: list[str] = []
     kept_rows: int = 0
+    # values dropped or kept from the warehouse while their records load: reason -> records (normalize/warnings.py)
+    warnings: dict[str, int] = {}
 
 
 class StagedRun(BaseModel):

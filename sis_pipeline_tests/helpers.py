@@ -630,3 +630,13 @@ def percentile(values: list[float], share: float) -> float:
     """The nearest-rank percentile: the smallest value with at least `share` of the values at or below it."""
     ordered = sorted(values)
     return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+def served(sim, collection: str, sourced_id: str, version: str = "1.1") -> dict:
+    """One record as the OneRoster simulator serves it now, through its own API (with a token)."""
+    token = httpx.post(sim.token_url, auth=(sim.client_id, sim.client_secret), data={"grant_type": "client_credentials"}).json()
+    response = httpx.get(
+        f"{sim.oneroster_root(version)}/{collection}/{sourced_id}", headers={"Authorization": f"Bearer {token['access_token']}"}
+    )
+    response.raise_for_status()
+    return next(value for value in response.json().values() if isinstance(value, dict))

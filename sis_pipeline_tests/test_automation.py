@@ -2,6 +2,7 @@
 requested exactly once per change, never while a run of the integration is in flight."""
 
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -167,3 +168,22 @@ def test_schedule_and_sensor_can_be_switched_off(district, write_config):
     assert "springfield_changes" not in {sensor.name for sensor in repository.sensor_defs}
     with pytest.raises(Exception, match="cron"):
         load_config(write_config(district, schedule="every night"))
+
+
+def test_a_csv_package_requests_one_full_run_and_the_same_package_never_another(tmp_path, sync, sqlite_url, instance):
+    from sis_pipeline_tests.helpers import FILES, csv_config, write_package
+
+    package = write_package(tmp_path / "drop", FILES, dict.fromkeys(FILES, "bulk"), as_zip=False)
+    config = Path(csv_config(tmp_path, package, fields={"poll_interval_seconds": 30}))
+    repository = definitions(config)
+    assert sync(config, sqlite_url)["status"] == "success"
+
+    first, cursor = tick(repository, config, sqlite_url, instance)
+    assert len(first.run_requests) == 1 and first.run_requests[0].run_config == run_config("full")
+    again, cursor = tick(repository, config, sqlite_url, instance, cursor=cursor)
+    assert not again.run_requests and "already requested" in again.skip_message
+
+    users = package / "users.csv"  # tonight's drop: the same files, one of them rewritten
+    users.write_bytes(users.read_bytes() + b"\r\n")
+    changed, _ = tick(repository, config, sqlite_url, instance, cursor=cursor)
+    assert len(changed.run_requests) == 1

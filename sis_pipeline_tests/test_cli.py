@@ -62,3 +62,18 @@ def test_an_unknown_integration_is_refused(district, write_config, tmp_path):
     config = write_config(district)
     unknown = run_cli("sync", "--config", str(config), "--integration", "shelbyville", env_extra={}, cwd=tmp_path)
     assert unknown.returncode == 2 and "no integration named 'shelbyville'" in unknown.stderr
+
+
+def test_an_incremental_sync_from_the_command_line_writes_only_the_change(district, write_config, postgres_url, tmp_path):
+    config = write_config(district)
+    env = {"SIS_WAREHOUSE_URL": postgres_url, "SIS_STAGING_DIR": str(tmp_path / "staging")}
+    assert run_cli("sync", "--config", str(config), "--json", env_extra=env, cwd=tmp_path).returncode == 0
+    changed = district.district.students.sourced_id(12)
+    district.apply_changes([{"op": "update", "collection": "students", "sourcedId": changed, "fields": {"familyName": "Moved"}}])
+
+    done = run_cli("sync", "--config", str(config), "--mode", "incremental", "--json", env_extra=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout)["integrations"]["springfield"]
+    assert report["status"] == "success"
+    written = {entity: counts["inserted"] + counts["updated"] + counts["archived"] for entity, counts in report["entities"].items()}
+    assert written == {entity: int(entity == "students") for entity in written}

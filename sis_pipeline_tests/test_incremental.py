@@ -1,7 +1,8 @@
 """Incremental runs against the OneRoster simulator: only what changed is read and written, watermarks move
 only with a committed load, and nothing is archived for being absent."""
 
-import httpx
+from datetime import date
+
 from sqlalchemy import select
 
 from sis_pipeline.normalize.stage import newest_versions
@@ -9,7 +10,7 @@ from sis_pipeline.warehouse.cursors import read_watermarks
 from sis_pipeline.warehouse.engine import create_warehouse_engine
 from sis_pipeline.warehouse.schema import ENTITY_TABLES, sync_runs
 
-from sis_pipeline_tests.helpers import warehouse_counts
+from sis_pipeline_tests.helpers import served, warehouse_counts
 
 import pandas as pd
 
@@ -31,12 +32,13 @@ def updated_at(url: str, entity: str) -> dict[str, object]:
     return rows
 
 
-def served(sim, collection: str, sourced_id: str) -> dict:
-    """The record as the simulator serves it now (its dateLastModified is the change's stamp)."""
-    token = httpx.post(sim.token_url, auth=(sim.client_id, sim.client_secret), data={"grant_type": "client_credentials"}).json()
-    response = httpx.get(f"{sim.oneroster_root('1.1')}/{collection}/{sourced_id}", headers={"Authorization": f"Bearer {token['access_token']}"})
-    response.raise_for_status()
-    return next(value for value in response.json().values() if isinstance(value, dict))
+def enrollment_end(url: str, source_id: str):
+    table = ENTITY_TABLES["enrollments"]
+    engine = create_warehouse_engine(url)
+    with engine.connect() as conn:
+        end = conn.execute(select(table.c.end_date).where(table.c.source_id == source_id)).scalar_one()
+    engine.dispose()
+    return end
 
 
 def test_an_incremental_run_applies_exactly_the_changes(district, write_config, sync, warehouse_url):
@@ -48,9 +50,12 @@ def test_an_incremental_run_applies_exactly_the_changes(district, write_config, 
     before = {entity: updated_at(warehouse_url, entity) for entity in ("students", "enrollments", "sections")}
 
     students = [district.district.students.sourced_id(i) for i in (3, 40, 41, 300)]
+    withdrawn, dropped = district.district.enrollments.sourced_id(10), district.district.enrollments.sourced_id(11)
     district.apply_changes(
         [{"op": "update", "collection": "students", "sourcedId": s, "fields": {"givenName": f"Renamed{i}"}} for i, s in enumerate(students[:3])]
         + [{"op": "tobedeleted", "collection": "students", "sourcedId": students[3]}]
+        + [{"op": "update", "collection": "enrollments", "sourcedId": withdrawn, "fields": {"endDate": "2026-11-20"}}]
+        + [{"op": "tobedeleted", "collection": "enrollments", "sourcedId": dropped}]
     )
     requests_before = sum(district.stats()["requests"].values())
     incremental = sync(config, warehouse_url, mode="incremental")
@@ -58,18 +63,22 @@ def test_an_incremental_run_applies_exactly_the_changes(district, write_config, 
 
     counts = incremental["entities"]
     assert counts["students"]["inserted"] == 0 and counts["students"]["updated"] == 4 and counts["students"]["archived"] == 1
-    for entity in ("schools", "terms", "courses", "sections", "teachers", "enrollments"):
+    assert (counts["enrollments"]["inserted"], counts["enrollments"]["updated"], counts["enrollments"]["archived"]) == (0, 2, 1)
+    for entity in ("schools", "terms", "courses", "sections", "teachers"):
         assert counts[entity]["inserted"] == counts[entity]["updated"] == counts[entity]["archived"] == 0, entity
     after = {entity: updated_at(warehouse_url, entity) for entity in before}
     rewritten = {s for s, moment in after["students"].items() if moment != before["students"][s]}
     assert rewritten == set(students)  # no other row was written
-    assert after["sections"] == before["sections"] and after["enrollments"] == before["enrollments"]
+    assert after["sections"] == before["sections"]
+    assert {e for e, moment in after["enrollments"].items() if moment != before["enrollments"][e]} == {withdrawn, dropped}
+    assert enrollment_end(warehouse_url, withdrawn) == date(2026, 11, 20)
     assert warehouse_counts(warehouse_url, active_only=True)["students"] == district.totals()["students"] - 1
 
     moved = watermarks(warehouse_url)
     newest = max(pd.Timestamp(served(district, "students", s)["dateLastModified"]) for s in students)
     assert moved["students"] == newest.to_pydatetime()  # the SIS's clock, not ours
-    assert moved["enrollments"] == after_full["enrollments"]  # nothing new there: unmoved
+    assert moved["enrollments"] > after_full["enrollments"]
+    assert moved["teachers"] == after_full["teachers"]  # nothing new there: unmoved
     # a handful of filtered requests per collection, not the district's pages
     assert sum(district.stats()["requests"].values()) - requests_before < 40
 

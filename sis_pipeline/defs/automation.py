@@ -92,12 +92,13 @@ def evaluate_changes(context: dg.SensorEvaluationContext, integration: Integrati
         if run_in_progress(engine, name):
             return dg.SkipReason(f"{name}: a sync started elsewhere (command line, hold approval) is in progress")
         watermarks = read_watermarks(engine, name)
-        if not watermarks:
-            return dg.SkipReason(f"{name}: no watermark yet; the first full sync (schedule, UI or `sis-pipeline sync`) sets them")
         provider = open_provider(integration, warehouse)
         try:
-            probe = provider.probe_changes(watermarks)
             mode = getattr(provider, "change_run_mode", "incremental")
+            # an incremental run needs somewhere to start from; a file drop is run as delivered
+            if mode == "incremental" and not watermarks:
+                return dg.SkipReason(f"{name}: no watermark yet; the first full sync (schedule, UI or `sis-pipeline sync`) sets them")
+            probe = provider.probe_changes(watermarks)
         finally:
             provider.close()
     except Exception as exc:  # the SIS or the warehouse is down: say so, ask again next tick
@@ -106,7 +107,9 @@ def evaluate_changes(context: dg.SensorEvaluationContext, integration: Integrati
         return dg.SkipReason(f"{name}: {probe.detail}")
     key = change_run_key(name, watermarks, probe.token)
     previous = json.loads(context.cursor) if context.cursor else {}
-    if previous.get("run_key") == key:
+    # The same change seen again (a failed or held run moved no watermark), or the same file package after
+    # its run moved the watermarks: never requested twice.
+    if previous.get("run_key") == key or (probe.token is not None and previous.get("token") == probe.token):
         return dg.SkipReason(
             f"{name}: {probe.detail}; already requested as {key} (a failed run is not repeated: the nightly full sync is the backstop)"
         )

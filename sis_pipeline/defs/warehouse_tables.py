@@ -10,7 +10,9 @@ from sis_pipeline.counts import entity_counts
 from sis_pipeline.datasets import RosterDatasets
 from sis_pipeline.defs.resources import RunLockResource, StagingResource, WarehouseResource
 from sis_pipeline.defs.steps import recorded_sync_step
+from sis_pipeline.errors import describe
 from sis_pipeline.normalize.models import ENTITIES
+from sis_pipeline.reporting import report_markdown
 from sis_pipeline.staging import iter_frames, read_frame
 from sis_pipeline.warehouse.errors import SyncHeld
 from sis_pipeline.warehouse.loader import EntityCounts, load_integration
@@ -77,13 +79,17 @@ def warehouse_tables(
     started = time.perf_counter()
     try:
         with recorded_sync_step(warehouse, run_id, name, resolved_rosters.mode, hold_run_lock=run_lock.hold) as engine:
-            loaded = load_staged(engine, resolved_rosters, run_id=run_id, safety=integrations.integration(name).safety)
+            loaded = load_staged(
+                engine, resolved_rosters, run_id=run_id, safety=integrations.integration(name).safety,
+                priorities=integrations.priorities,
+            )
     except SyncHeld as held:
         staging.mark_held(name, run_id, resolved_rosters)
         raise dg.Failure(description=str(held), metadata=held_metadata(held), allow_retries=False) from None
     staging.mark_loaded(name, resolved_rosters)
     seconds = round(time.perf_counter() - started, 2)
     rows = active_row_counts(engine, name, loaded_entities)
+    report = _report_metadata(context, engine, name, run_id)
     for entity in loaded_entities:
         staged = entities[entity]
         counts = entity_counts(staged.fetched, staged.valid.rows, staged.rejected.rows, loaded[entity].as_dict())
@@ -97,11 +103,23 @@ def warehouse_tables(
                 "kept_columns": dg.MetadataValue.json(staged.kept_columns),
                 "kept_rows": staged.kept_rows,
                 "dagster/row_count": rows[entity],
+                **report,
             },
         )
 
 
-def load_staged(engine: Engine, staged: RosterDatasets, *, run_id: str, safety: SafetyLimits | None) -> dict[str, EntityCounts]:
+def _report_metadata(context: dg.AssetExecutionContext, engine: Engine, name: str, run_id: str) -> dict:
+    """The run's report (ids only) as Markdown; the load has committed by now, so a report that fails costs only itself."""
+    try:
+        return {"sync_report": dg.MetadataValue.md(report_markdown(engine, name, run_id))}
+    except Exception as exc:
+        context.log.warning(f"{name}: the run's report could not be assembled: {describe(exc)}")
+        return {}
+
+
+def load_staged(
+    engine: Engine, staged: RosterDatasets, *, run_id: str, safety: SafetyLimits | None, priorities: dict[str, int] | None = None
+) -> dict[str, EntityCounts]:
     """Load a resolved run's staged datasets: what this step does, and what approving a held run does again."""
     entities = staged.entities
     loaded_entities = [entity for entity in ENTITIES if entity in entities]
@@ -116,12 +134,14 @@ def load_staged(engine: Engine, staged: RosterDatasets, *, run_id: str, safety: 
             "fetched": {entity: entities[entity].fetched for entity in loaded_entities},
             # columns a related collection did not deliver: the load kept the warehouse's values (e.g. birth_date)
             "kept_columns": {entity: entities[entity].kept_columns for entity in loaded_entities if entities[entity].kept_columns},
+            "warnings": {entity: entities[entity].warnings for entity in loaded_entities if entities[entity].warnings},
         },
         extracted_at=staged.extracted_at or _staging_run_start(engine, staged),
         safety=safety,
         handle={"type": type(staged).__name__, **staged.model_dump(mode="json")},
         watermarks=staged.watermarks,
         reset_watermarks=staged.mode == "full",
+        priorities=priorities,
     )
 
 

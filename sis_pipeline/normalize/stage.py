@@ -10,14 +10,20 @@ import pandas as pd
 from sis_pipeline.config import IntegrationConfig
 from sis_pipeline.normalize.checks import INPUT_ERROR_FIELD, MAX_INDEXED_CHARS, input_reasons, repeated_records
 from sis_pipeline.normalize.models import ENTITIES
+from sis_pipeline.normalize.reason_patterns import reason_patterns
 from sis_pipeline.normalize.related import NOT_DELIVERED
 from sis_pipeline.normalize.validate import orphan_reasons, validate
 from sis_pipeline.normalize.records import read_records
+from sis_pipeline.normalize.warnings import value_warnings
 from sis_pipeline.staging import read_lines, write_frame
 
 log = logging.getLogger(__name__)
 
 REJECTED_COLUMNS = ["source_id", "reasons", "payload"]
+# A run rejecting more records than this keeps the payloads (as sent) of only the first few per reason
+# pattern: a source sending a million bad rows must not put a million payloads in memory and the warehouse.
+ALL_PAYLOADS_UP_TO = 10_000
+PAYLOADS_PER_REASON = 100
 
 
 def normalize_integration(
@@ -68,12 +74,12 @@ def normalize_integration(
                 "%s/%s: %s not delivered for %d records; the warehouse keeps its values",
                 integration.name, entity, ", ".join(kept_columns), kept.notna().sum(),
             )
-        payloads = read_lines(raw[sources[0]]["path"], reasons.index)
+        payloads = read_lines(raw[sources[0]]["path"], payload_positions(reasons))
         rejected = pd.DataFrame(
             {
                 "source_id": frame.loc[reasons.index, "source_id"].str.slice(0, MAX_INDEXED_CHARS).values,
                 "reasons": reasons.values,
-                "payload": [payloads[i] for i in reasons.index],
+                "payload": [payloads.get(i) for i in reasons.index],
             },
             columns=REJECTED_COLUMNS,
         )
@@ -85,12 +91,21 @@ def normalize_integration(
             "repeated": repeated,
             "kept_columns": kept_columns,
             "kept_rows": int(kept.notna().sum()),
+            "warnings": value_warnings(normalizer, entity, frames[sources[0]], frame.loc[valid.index], kept),
             "seconds": round(time.perf_counter() - started, 3),
         }
         still_needed = {c for later in delivered[position + 1 :] for c in normalizer.sources[later]}
         for collection in set(frames) - still_needed:  # free what no later entity reads
             del frames[collection]
     return results
+
+
+def payload_positions(reasons: pd.Series) -> pd.Index:
+    """The rejected records whose payloads are kept: all of them, or past ALL_PAYLOADS_UP_TO the first few per reason."""
+    if len(reasons) <= ALL_PAYLOADS_UP_TO:
+        return reasons.index
+    patterns = reason_patterns(reasons)
+    return reasons.index[(patterns.groupby(patterns).cumcount() < PAYLOADS_PER_REASON).to_numpy()]
 
 
 def newest_versions(frame: pd.DataFrame) -> pd.DataFrame:

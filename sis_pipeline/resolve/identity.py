@@ -1,27 +1,113 @@
-"""One stable `student_uid` per child, decided here and nowhere else: reuse the uid already linked to an id
-of theirs, mint one otherwise. The load records these decisions; it never makes its own."""
+"""One stable `student_uid` per child, decided here and nowhere else; the load records the decisions.
+
+Matching order, first match wins:
+  (a) the same integration and source id;
+  (b) a known alternate id of the same integration (the id before a SIS re-keyed the record, such as
+      Infinite Campus's legacy id);
+  (c) the same `state_id`, within the integration or across integrations (a re-keyed record, a
+      transfer between districts, a district moving SIS) when exactly one child holds it;
+  (d) the same student number within the integration, when exactly one child holds it.
+A source id still delivered under its own id is never taken over by another record through (c) or (d).
+The same name and birth date is never merged automatically: the record gets a new uid and a review
+(`identity_reviews`) names the child it may be. Uids are random UUIDs, never derived from an id.
+"""
 
 import uuid
+from dataclasses import dataclass
 
 import pandas as pd
 
-IDENTITY_RULE = "identity_rule"  # how the uid was found: 'source_id', 'legacy_source_id' or 'new'
+IDENTITY_RULE = "identity_rule"  # how the uid was found; the load writes it to student_mappings
+# how sure each rule is: written beside every link, so a reviewer can find the weaker ones
+RULE_CONFIDENCE = {"source_id": 1.0, "legacy_source_id": 1.0, "state_id": 0.95, "student_number": 0.9, "new": 1.0, "review": 1.0}
 
 
-def assign_student_uids(students: pd.DataFrame, known: pd.DataFrame) -> pd.DataFrame:
-    """`students` with `student_uid` and `identity_rule`; `known` holds the integration's links (id_type, source_id, student_uid).
+@dataclass(frozen=True)
+class IdentityIndex:
+    """What the warehouse already knows. `mappings`: this integration's links (id_type, source_id,
+    student_uid). `people`: every student row of every integration (integration, source_id, student_uid,
+    state_id, student_number, first_name, last_name, birth_date)."""
 
-    Matched first by the same source id, then by the record's legacy id (the id it had before the SIS
-    re-keyed it, which was a source id then). Uids are random UUIDs, never derived from a source id,
-    so a changed source id is re-linked to the same child instead of minting a duplicate.
-    """
-    linked = known.drop_duplicates("source_id").set_index("source_id")["student_uid"]
+    mappings: pd.DataFrame
+    people: pd.DataFrame
+
+
+def assign_student_uids(students: pd.DataFrame, known: IdentityIndex | pd.DataFrame, integration: str | None = None) -> pd.DataFrame:
+    """`students` with `student_uid` and `identity_rule` (see the module's matching order)."""
+    return resolve_identities(students, known, integration)[0]
+
+
+def resolve_identities(
+    students: pd.DataFrame, known: IdentityIndex | pd.DataFrame, integration: str | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(`students` with `student_uid` and `identity_rule`, reviews: source_id, candidate_uid, reason)."""
+    if isinstance(known, pd.DataFrame):  # links only (older callers): rules (a) and (b)
+        known = IdentityIndex(known, pd.DataFrame(columns=list(_PEOPLE_COLUMNS)))
+    if integration is None:
+        integration = str(students["integration"].iloc[0]) if "integration" in students and len(students) else ""
+    linked = known.mappings.drop_duplicates("source_id").set_index("source_id")["student_uid"]
     uids = students["source_id"].map(linked).astype(object)
-    rules = pd.Series("source_id", index=students.index, dtype=object).where(uids.notna())
+    rules = pd.Series(None, index=students.index, dtype=object).where(uids.isna(), "source_id")
+
+    def take(candidates: pd.Series, rule: str) -> None:
+        nonlocal uids, rules
+        fill = uids.isna() & candidates.notna()
+        uids = uids.where(~fill, candidates)
+        rules = rules.where(~fill, rule)
+
     if "legacy_source_id" in students:
-        by_legacy = students["legacy_source_id"].map(linked)
-        rules = rules.where(uids.notna() | by_legacy.isna(), "legacy_source_id")
-        uids = uids.where(uids.notna(), by_legacy)
+        take(students["legacy_source_id"].map(linked), "legacy_source_id")
+    people = known.people
+    # A record whose own source id is still delivered in this batch is not someone else's old id.
+    delivered = set(students["source_id"])
+    others = people[~((people["integration"] == integration) & people["source_id"].isin(delivered))]
+    if "state_id" in students:
+        take(students["state_id"].map(_unique_owner(others, "state_id")), "state_id")
+    if "student_number" in students:
+        same = others[others["integration"] == integration]
+        take(students["student_number"].map(_unique_owner(same, "student_number")), "student_number")
+
+    # One child per uid within a delivery: a second record claiming a uid (two records with one state id)
+    # gets its own uid and a review, rather than silently merging two children.
+    claimed = uids.notna() & uids.duplicated(keep="first") & (rules != "source_id")
+    reviews = [_review_rows(students, claimed, uids, "shares the uid of another record in this delivery")]
+    uids = uids.where(~claimed)
+    rules = rules.where(~claimed)
+
     new = uids.isna()
+    reviews.append(_review_rows(students, new, students_name_key(students).map(_unique_owner(_with_name_key(people), "name_key")),
+                                "same name and birth date as an existing child; not merged automatically"))
     uids.loc[new] = [str(uuid.uuid4()) for _ in range(int(new.sum()))]
-    return students.assign(student_uid=uids, **{IDENTITY_RULE: rules.fillna("new")})
+    rules = rules.fillna("new")
+    found = pd.concat(reviews, ignore_index=True)
+    return students.assign(student_uid=uids, **{IDENTITY_RULE: rules}), found
+
+
+_PEOPLE_COLUMNS = ("integration", "source_id", "student_uid", "state_id", "student_number", "first_name", "last_name", "birth_date")
+
+
+def _unique_owner(people: pd.DataFrame, key: str) -> pd.Series:
+    """key value -> the one student_uid holding it (values held by two children match nothing)."""
+    held = people[[key, "student_uid"]].dropna().drop_duplicates()
+    owners = held.groupby(key)["student_uid"].agg(["first", "nunique"])
+    return owners.loc[owners["nunique"] == 1, "first"]
+
+
+def students_name_key(frame: pd.DataFrame) -> pd.Series:
+    """first|last|birth date, case- and space-folded; None where any part is missing."""
+    parts = [frame.get(column, pd.Series(None, index=frame.index, dtype=object)).astype("string").str.strip().str.lower()
+             for column in ("first_name", "last_name", "birth_date")]
+    key = parts[0] + "|" + parts[1] + "|" + parts[2]
+    return key.astype(object).where(key.notna(), None)
+
+
+def _with_name_key(people: pd.DataFrame) -> pd.DataFrame:
+    return people.assign(name_key=students_name_key(people)) if len(people) else people.assign(name_key=pd.Series(dtype=object))
+
+
+def _review_rows(students: pd.DataFrame, mask: pd.Series, candidates: pd.Series, reason: str) -> pd.DataFrame:
+    chosen = mask & candidates.notna()
+    return pd.DataFrame(
+        {"source_id": students.loc[chosen, "source_id"].values, "candidate_uid": candidates[chosen].values, "reason": reason},
+        columns=["source_id", "candidate_uid", "reason"],
+    )

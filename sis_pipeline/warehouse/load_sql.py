@@ -8,6 +8,7 @@ data wrote after that moment (two overlapping runs, or a held run approved late)
 
 from sqlalchemy import DateTime, Table, TextClause, bindparam, text
 
+from sis_pipeline.resolve.identity import RULE_CONFIDENCE
 from sis_pipeline.warehouse.schema import change_columns
 
 TOBEDELETED = "'tobedeleted'"
@@ -160,22 +161,37 @@ WHERE integration = :integration AND archived_at IS NULL
 def link_new_student_source_ids(stage: Table) -> str:
     """Record the identity step's decision for each staged source id that has no mapping yet.
 
-    The uid and the rule ('source_id', 'legacy_source_id' or 'new') come from `resolve.identity`; the
-    load only writes them down. A source id already mapped keeps its mapping.
+    The uid and the rule ('source_id', 'legacy_source_id', 'state_id', 'student_number' or 'new') come
+    from `resolve.identity`, with the rule's confidence; the load only writes them down. A source id
+    already mapped keeps its mapping.
     """
+    confidence = " ".join(f"WHEN '{rule}' THEN {value}" for rule, value in RULE_CONFIDENCE.items())
     return f"""
-INSERT INTO student_mappings (integration, id_type, source_id, student_uid, rule, linked_at)
-SELECT :integration, 'source_id', staged.source_id, staged.student_uid, staged.identity_rule, :now
+INSERT INTO student_mappings (integration, id_type, source_id, student_uid, rule, linked_at, confidence, valid_from)
+SELECT :integration, 'source_id', staged.source_id, staged.student_uid, staged.identity_rule, :now,
+       CASE staged.identity_rule {confidence} ELSE 1.0 END, :now
 FROM {stage.name} AS staged
 WHERE true
 ON CONFLICT (integration, id_type, source_id) DO NOTHING"""
 
 
+def close_student_links() -> str:
+    """A source record archived ends its link's validity; one restored opens it again."""
+    return """
+UPDATE student_mappings SET valid_to = (
+    SELECT s.archived_at FROM students AS s
+    WHERE s.integration = student_mappings.integration AND s.source_id = student_mappings.source_id)
+WHERE integration = :integration AND id_type = 'source_id' AND EXISTS (
+    SELECT 1 FROM students AS s
+    WHERE s.integration = student_mappings.integration AND s.source_id = student_mappings.source_id
+      AND ((s.archived_at IS NULL) <> (student_mappings.valid_to IS NULL)))"""
+
+
 def link_legacy_student_ids(stage: Table) -> str:
     """Keep each staged legacy id as an alternate id of its child, so later re-keys still find them."""
     return f"""
-INSERT INTO student_mappings (integration, id_type, source_id, student_uid, rule, linked_at)
-SELECT :integration, 'legacy_source_id', staged.legacy_source_id, staged.student_uid, 'legacy_source_id', :now
+INSERT INTO student_mappings (integration, id_type, source_id, student_uid, rule, linked_at, confidence, valid_from)
+SELECT :integration, 'legacy_source_id', staged.legacy_source_id, staged.student_uid, 'legacy_source_id', :now, 1.0, :now
 FROM {stage.name} AS staged
 WHERE staged.legacy_source_id IS NOT NULL
 ON CONFLICT (integration, id_type, source_id) DO NOTHING"""

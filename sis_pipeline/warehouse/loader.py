@@ -23,7 +23,9 @@ from sis_pipeline.resolve.identity import IDENTITY_RULE
 from sis_pipeline.warehouse import load_sql, postgres_stage, sqlite_stage
 from sis_pipeline.warehouse.cursors import advance_watermarks
 from sis_pipeline.warehouse.errors import SyncHeld, WarehouseLoadError, WarehouseSafetyError
+from sis_pipeline.warehouse.history import record_student_versions
 from sis_pipeline.warehouse.holds import record_hold
+from sis_pipeline.warehouse.profiles import refresh_touched_profiles
 from sis_pipeline.warehouse.rejections import write_rejected
 from sis_pipeline.warehouse.runs import finish_sync_run
 from sis_pipeline.warehouse.safety import EntityChange, hold_reasons
@@ -80,6 +82,7 @@ def load_integration(
     handle: Mapping[str, Any] | None = None,
     watermarks: Mapping[str, datetime] | None = None,
     reset_watermarks: bool = False,
+    priorities: Mapping[str, int] | None = None,
 ) -> dict[str, EntityCounts]:
     """Load every entity of `datasets`, the rejected records, and close the started run as success.
 
@@ -98,6 +101,7 @@ def load_integration(
 
     `watermarks` (raw collection -> newest change this load takes) are recorded in the same
     transaction (warehouse/cursors.py); `reset_watermarks` (a full sync) replaces the stored ones.
+    `priorities` (integration -> rank, lower wins) decide whose row a child's golden record takes.
     """
     _check_entities(integration, [*datasets, *(rejected or {})])
     now = datetime.now(UTC)
@@ -111,7 +115,8 @@ def load_integration(
             rejected_counts = write_rejected(conn, backend, integration, run_id, rejected or {}, now)
             loads = {
                 entity: _load_entity(
-                    conn, backend, integration, entity, chunks, full=full if isinstance(full, bool) else full[entity], params=params
+                    conn, backend, integration, entity, chunks, full=full if isinstance(full, bool) else full[entity], params=params,
+                    priorities=priorities or {},
                 )
                 for entity, chunks in datasets.items()
             }
@@ -178,6 +183,7 @@ def _load_entity(
     *,
     full: bool,
     params: dict,
+    priorities: Mapping[str, int],
 ) -> _EntityLoad:
     table = ENTITY_TABLES[entity]
     stage = _stage_table(table)
@@ -212,6 +218,10 @@ def _load_entity(
         conn.execute(load_sql.bind(load_sql.link_legacy_student_ids(stage)), params)
     inserted, updated = backend.upsert(conn, load_sql.upsert(table, stage), table, stage, params)
     archived_absent = conn.execute(load_sql.bind(load_sql.archive_absent(table, stage)), params).rowcount if full else 0
+    if entity == "students":
+        conn.execute(load_sql.bind(load_sql.close_student_links()), params)
+        refresh_touched_profiles(conn, integration, params["now"], priorities)
+        record_student_versions(conn, params)
     stage.drop(conn)
     counts = EntityCounts(
         staged=staged,

@@ -128,3 +128,39 @@ def newer_successful_run(engine: Engine, integration: str, run_id: str) -> dict 
     with engine.connect() as conn:
         row = conn.execute(query).first()
     return row._asdict() if row else None
+
+
+def run_history(engine: Engine, integration: str, limit: int = 30) -> list[dict]:
+    """The integration's last `limit` runs, whatever their outcome, oldest first (the report's charts)."""
+    query = (
+        select(sync_runs)
+        .where(sync_runs.c.integration == integration)
+        .order_by(sync_runs.c.started_at.desc(), sync_runs.c.run_id.desc())
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        rows = [_aware(row._asdict()) for row in conn.execute(query)]
+    return rows[::-1]
+
+
+def find_run(engine: Engine, integration: str, run_id: str) -> dict | None:
+    """One run record like `read_sync_run`, its timestamps in UTC on every backend."""
+    record = read_sync_run(engine, run_id, integration)
+    return _aware(record) if record else None
+
+
+def run_integrations(engine: Engine, run_id: str | None = None) -> list[str]:
+    """The integrations with a recorded run (run `run_id`, if given), by name."""
+    query = select(sync_runs.c.integration).distinct().order_by(sync_runs.c.integration)
+    if run_id is not None:
+        query = query.where(sync_runs.c.run_id == run_id)
+    with engine.connect() as conn:
+        return list(conn.execute(query).scalars())
+
+
+def _aware(record: dict) -> dict:
+    """SQLite hands timestamps back without their zone; they were written in UTC."""
+    for key in ("started_at", "ended_at"):
+        if record[key] is not None and record[key].tzinfo is None:
+            record[key] = record[key].replace(tzinfo=UTC)
+    return record

@@ -92,7 +92,77 @@ student_mappings = Table(
     Column("student_uid", String(36), nullable=False, index=True),
     Column("rule", String(), nullable=False),
     Column("linked_at", DateTime(timezone=True), nullable=False),
+    # how sure the rule is (resolve/identity.py RULE_CONFIDENCE), and while which period the link held:
+    # valid_to is set when the source record is archived, so history survives id changes
+    Column("confidence", Float(), nullable=False, server_default="1.0"),
+    Column("valid_from", DateTime(timezone=True)),
+    Column("valid_to", DateTime(timezone=True)),
     UniqueConstraint("integration", "id_type", "source_id", name="uq_student_mappings_id"),
+)
+
+PROFILE_FIELDS = ("first_name", "middle_name", "last_name", "preferred_first_name", "email", "state_id", "student_number",
+                  "sex", "grade_level", "enrollment_status", "school_source_id", "status")
+
+student_profiles = Table(
+    "student_profiles",
+    metadata,
+    # The golden record: one row per child, from the source row of the highest-priority integration that
+    # lists the child (warehouse/profiles.py); consumers read one row per student_uid.
+    Column("student_uid", String(36), primary_key=True),
+    Column("integration", String(), nullable=False),  # whose row won
+    Column("source_id", String(), nullable=False),
+    *(Column(name, Text()) for name in PROFILE_FIELDS),
+    Column("birth_date", Date()),
+    Column("active", Boolean(), nullable=False),  # some integration lists the child now
+    Column("sources", Integer(), nullable=False),  # how many active source rows
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+HISTORY_TEXT = ("status", "first_name", "middle_name", "last_name", "email", "username", "school_source_id", "legacy_source_id",
+                "student_number", "state_id", "preferred_first_name", "sex", "grade_level", "enrollment_status")
+HISTORY_COPIED = ("integration", "source_id", "student_uid", "source_updated_at", "enabled", "extra", "birth_date", "archived_at", *HISTORY_TEXT)
+
+student_history = Table(
+    "student_history",
+    metadata,
+    # Every version of every student row (warehouse/history.py): "what did we know on day D" is
+    # `valid_from <= D AND (valid_to IS NULL OR valid_to > D)`. Written only for rows a load changed.
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("integration", String(), nullable=False),
+    Column("source_id", String(), nullable=False),
+    Column("student_uid", String(36), nullable=False),
+    *(Column(name, Text()) for name in HISTORY_TEXT),
+    Column("source_updated_at", DateTime(timezone=True)),
+    Column("enabled", Boolean()),
+    Column("extra", Text().with_variant(JSONB(), "postgresql")),
+    Column("birth_date", Date()),
+    Column("archived_at", DateTime(timezone=True)),
+    Column("valid_from", DateTime(timezone=True), nullable=False),
+    Column("valid_to", DateTime(timezone=True)),
+    Column("run_id", String(), nullable=False),
+    Index("ix_student_history_record", "integration", "source_id", "valid_to"),
+    Index("ix_student_history_uid", "student_uid", "valid_from"),
+)
+
+REVIEW_DECISIONS = ("linked", "split")
+
+identity_reviews = Table(
+    "identity_reviews",
+    metadata,
+    # A record that may be a child the warehouse already knows (same name and birth date), never merged
+    # automatically: a person links it to `candidate_uid` or keeps it apart (warehouse/identity_reviews.py).
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("integration", String(), nullable=False),
+    Column("source_id", String(), nullable=False),
+    Column("candidate_uid", String(36), nullable=False),
+    Column("reason", Text(), nullable=False),
+    Column("run_id", String(), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("decision", String()),
+    Column("decided_by", String()),
+    Column("decided_at", DateTime(timezone=True)),
+    CheckConstraint(f"decision IN {REVIEW_DECISIONS}", name="ck_identity_reviews_decision"),
+    UniqueConstraint("integration", "source_id", "candidate_uid", name="uq_identity_reviews_pair"),
 )
 
 api_calls = Table(

@@ -8,7 +8,7 @@ question, as cheap as the SIS allows (one record per collection, a count), stric
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 
 
 class ChangeFilterUnavailable(Exception):
@@ -48,6 +48,33 @@ def newest_iso(records: Iterable[dict], field: str) -> datetime | None:
         if newest is None or moment > newest:
             newest = moment
     return newest
+
+
+def newest_wall_clock(records: Iterable[dict], field: str, zone: tzinfo) -> datetime | None:
+    """The newest of `field`'s naive wall-clock times in the district's `zone` (Qmlativ's ModifiedTime,
+    PowerSchool's transaction_date), as a UTC instant; a stamp sent with an offset is taken as it says.
+
+    In the repeated hour after DST ends the earlier reading is taken, as the normaliser does
+    (values.local_timestamp): the watermark is then at most an hour early, never late.
+    """
+    newest = None
+    for record in records:
+        raw = record.get(field)
+        if not isinstance(raw, str) or not raw.strip():
+            continue
+        try:
+            moment = datetime.fromisoformat(raw.strip())
+        except ValueError:
+            continue  # an unreadable stamp is the normaliser's to reject; it never moves a watermark
+        moment = (moment.replace(tzinfo=zone) if moment.tzinfo is None else moment).astimezone(UTC)
+        if newest is None or moment > newest:
+            newest = moment
+    return newest
+
+
+def wall_clock(moment: datetime, zone: tzinfo) -> datetime:
+    """A UTC instant as the district's naive wall-clock time, to the second (the SIS's precision), rounded down."""
+    return moment.astimezone(zone).replace(tzinfo=None, microsecond=0)
 
 
 def iso_z(moment: datetime) -> str:

@@ -1,16 +1,31 @@
 """Pages of PowerSchool's plugin REST API (/ws/v1), every record with its quirks undone (quirks.py)."""
 
+import logging
+import math
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sis_pipeline.config import IntegrationConfig
+from sis_pipeline.errors import ClientError
 from sis_pipeline.providers.common.api_provider import ApiProvider
+from sis_pipeline.providers.common.changes import ChangeFilterUnavailable, ChangeProbe, newest_wall_clock
 from sis_pipeline.providers.common.contract import refuse_unknown_options
-from sis_pipeline.providers.common.http import describe_json_error
+from sis_pipeline.providers.common.http import REFUSED, NotFoundError, describe_json_error
 from sis_pipeline.providers.common.paging import PageNumberPaginator, PageRequest
+from sis_pipeline.providers.powerschool.changes import (
+    CHANGE_COLUMN,
+    CHANGES_PATH,
+    after_query,
+    refused_filter,
+    since_query,
+    unavailable,
+)
 from sis_pipeline.providers.powerschool.quirks import as_list, clean
+
+log = logging.getLogger(__name__)
 
 KNOWN_OPTIONS = {"verify_tls", "extra_fields", "extensions"}
 STUDENT_EXPANSIONS = "demographics,school_enrollment"
@@ -26,13 +41,18 @@ RESOURCES = {
     "section_enrollments": ("/ws/v1/section/{id}/section_enrollment", "section_enrollments", "section_enrollment",
                             "section_enrollment", "section"),
 }
-CHANGES_PATH = "/ws/schema/table/students"
+STUDENT_PATH = "/ws/v1/student/{id}"
 
 
 class PowerSchoolApi(ApiProvider):
     required_fields = ("base_url", "client_id_env", "client_secret_env")
-    # per-school and per-section lists need the schools and sections listed before them
-    collections = ("schools", "students", "student_changes", "staff", "courses", "terms", "sections", "section_enrollments")
+    # per-school and per-section lists need the schools and sections listed before them; student_changes
+    # comes before students so the students' watermark is a change already listed when they are read
+    collections = ("schools", "student_changes", "students", "staff", "courses", "terms", "sections", "section_enrollments")
+    # Only the students table has a change filter (transaction_date, through /ws/schema/table): its rows
+    # directly, and students as the changed DCIDs each read from /ws/v1/student/{dcid}. Schools, staff,
+    # courses, terms, sections and rosters are listed per school or section with no filter: read whole.
+    change_filtered = ("student_changes", "students")
     # Only adds students' modification times, through /ws/schema/table, which a plugin needs an access
     # request for: refused (403/404), the run warns and loads students without them.
     optional_collections = ("student_changes",)
@@ -58,10 +78,16 @@ class PowerSchoolApi(ApiProvider):
         self._ids: dict[str, list[str]] = {}
         self._section_teachers: dict[str, str] = {}
         self._lock = threading.Lock()
+        self.zone = ZoneInfo(integration.timezone)
+        # the newest transaction_date this run has listed (UTC): the watermark of the students read after it
+        self._newest_listed: datetime | None = None
 
     def iter_pages(self, collection: str, since: datetime | None = None) -> Iterator[list[dict]]:
         if collection == "student_changes":
-            yield from self._student_changes()
+            yield from self._student_changes(since)
+            return
+        if collection == "students" and since is not None:
+            yield from self._changed_students(since)
             return
         path, _, _, _, scope = RESOURCES[collection]
         if scope == "district":
@@ -83,12 +109,16 @@ class PowerSchoolApi(ApiProvider):
         if collection == "section_enrollments":
             yield from self._teacher_enrollments()
 
+    def _student_params(self) -> dict:
+        params = {"expansions": STUDENT_EXPANSIONS}
+        if self.integration.options.get("extensions"):
+            params["extensions"] = self.integration.options["extensions"]
+        return params
+
     def _list(self, collection: str, path: str) -> Iterator[list[dict]]:
         """Every page of one list, each record in one shape."""
         _, envelope, key, page_name, _ = RESOURCES[collection]
-        params = {"expansions": STUDENT_EXPANSIONS} if collection == "students" else {}
-        if collection == "students" and self.integration.options.get("extensions"):
-            params["extensions"] = self.integration.options["extensions"]
+        params = self._student_params() if collection == "students" else {}
         if collection == "staff":
             params["expansions"] = STAFF_EXPANSIONS
 
@@ -100,16 +130,100 @@ class PowerSchoolApi(ApiProvider):
             self._remember(collection, records)
             yield records
 
-    def _student_changes(self) -> Iterator[list[dict]]:
-        """Each student's last change (`transaction_date`, a naive local time) from the schema table API."""
+    def _student_changes(self, since: datetime | None = None) -> Iterator[list[dict]]:
+        """Each student's last change (`transaction_date`, a naive local time) from the schema table API;
+        with `since`, only the students changed at or after it (ChangeFilterUnavailable if refused)."""
 
         def records_of(body, response) -> list[dict]:
             rows = [row.get("tables", {}).get("students", {}) for row in as_list(body.get("record"))]
-            return [{"id": row.get("dcid"), "transaction_date": row.get("transaction_date")} for row in rows]
+            records = [{"id": row.get("dcid"), CHANGE_COLUMN: row.get(CHANGE_COLUMN)} for row in rows]
+            self._listed(records)
+            return records
 
-        total = int(self.client.get_json(f"{CHANGES_PATH}/count")["count"])
-        first = self._first_page(CHANGES_PATH, {"projection": "dcid,transaction_date"}, "schema_table_query", total)
-        return self.pages(first, records_of, "student_changes")
+        query = {"q": since_query(since, self.zone)} if since is not None else {}
+        try:
+            total = int(self.client.get_json(f"{CHANGES_PATH}/count", query or None)["count"])
+        except ClientError as error:
+            if since is not None and refused_filter(error):
+                raise unavailable(error) from None
+            raise
+        first = self._first_page(CHANGES_PATH, {"projection": f"dcid,{CHANGE_COLUMN}", **query}, "schema_table_query", total)
+        yield from self.pages(first, records_of, "student_changes")
+
+    def _listed(self, records: list[dict]) -> None:
+        newest = newest_wall_clock(records, CHANGE_COLUMN, self.zone)
+        with self._lock:
+            if newest is not None and (self._newest_listed is None or newest > self._newest_listed):
+                self._newest_listed = newest
+
+    def _changed_students(self, since: datetime) -> Iterator[list[dict]]:
+        """Students changed at or after `since`: their DCIDs from the schema table, each then read from
+        /ws/v1/student/{dcid} with the list's expansions, so the records are those a full read stages.
+
+        Refused (no access request, no transaction_date) or dearer than the whole list, it raises
+        ChangeFilterUnavailable before any page, and the run reads the list whole.
+        """
+        try:
+            dcids = list(dict.fromkeys(r["id"] for page in self._student_changes(since) for r in page if r.get("id")))
+        except REFUSED as error:
+            raise ChangeFilterUnavailable(f"the plugin may not read {CHANGES_PATH} ({error})") from None
+        whole = self._whole_list_requests() if len(dcids) > 2 else math.inf  # a whole read is at least 2 requests
+        if len(dcids) > whole:
+            raise ChangeFilterUnavailable(f"{len(dcids)} students changed: the whole list takes {whole} requests, fewer than one per student")
+        params, size = self._student_params(), max(1, self.integration.page_size)
+        with ThreadPoolExecutor(self.client.limiter.max_concurrency, thread_name_prefix="ps-changed") as pool:
+            for start in range(0, len(dcids), size):
+                page = [record for record in pool.map(lambda dcid: self._student(dcid, params), dcids[start : start + size]) if record]
+                if page:
+                    yield page
+
+    def _student(self, dcid: str, params: dict) -> dict | None:
+        """One student as /ws/v1/student/{dcid} serves it; None if gone since it was listed (a full sync archives it)."""
+        try:
+            body = self.client.get_json(STUDENT_PATH.format(id=dcid), params)
+        except NotFoundError:
+            log.info("%s students: a changed student is no longer served; the next full sync settles it", self.integration.name)
+            return None
+        return clean(body.get("student") or {}) or None
+
+    def _whole_list_requests(self) -> int:
+        total = int(self.client.get_json(f"{RESOURCES['students'][0]}/count")["resource"]["count"])
+        size = min(self.integration.page_size, self._page_sizes().get("student_max_page_size", 100))
+        return 1 + math.ceil(total / size)
+
+    def newest_change(self, collection: str, records: list[dict]) -> datetime | None:
+        """student_changes: the newest transaction_date, the district's wall clock made UTC. students: /ws/v1
+        records carry no time, so the newest transaction_date this run listed before reading them (every
+        student changed up to it has been read in a state at least that new). Other lists: none."""
+        if collection == "student_changes":
+            return newest_wall_clock(records, CHANGE_COLUMN, self.zone)
+        if collection == "students" and records:
+            with self._lock:
+                return self._newest_listed
+        return None
+
+    def probe_changes(self, watermarks: dict[str, datetime]) -> ChangeProbe:
+        """How many students rows have a transaction_date after the students' watermark: one count request.
+
+        A plugin without access to the table (403/404), or a table that cannot filter on the column,
+        gives no signal: the scheduled full sync picks changes up. Only students are covered; staff,
+        sections and rosters have no change filter this plugin can ask.
+        """
+        watermark = watermarks.get("student_changes") or watermarks.get("students")
+        if watermark is None:  # no full sync yet, or none could read transaction_date (no table access)
+            return ChangeProbe(None, "no students watermark yet: no signal, rely on the schedule")
+        query = after_query(watermark, self.zone)
+        try:
+            count = int(self.client.get_json(f"{CHANGES_PATH}/count", {"q": query})["count"])
+        except REFUSED as error:
+            return ChangeProbe(None, f"PowerSchool refused the students table ({error}): no signal, rely on the schedule")
+        except ClientError as error:
+            if not refused_filter(error):
+                raise
+            return ChangeProbe(None, f"{CHANGES_PATH} cannot filter on {CHANGE_COLUMN}: no signal, rely on the schedule")
+        if count == 0:
+            return ChangeProbe(False, f"no students changed after {watermark.isoformat()}")
+        return ChangeProbe(True, f"changed: students ({count} changed)", token=f"students:{query}#{count}")
 
     def _first_page(self, path: str, params: dict, page_name: str, total: int) -> PageRequest:
         """Page 1 of a list of `total` records (as `{path}/count` said), in pages as large as the server allows."""

@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from sis_pipeline.config import IntegrationConfig
+from sis_pipeline.providers.common.changes import ChangeProbe
 from sis_pipeline.normalize.normalizer import Normalizer
 from sis_pipeline.providers.common.contract import ProviderBase
 from sis_pipeline.providers.oneroster.normalize import OneRosterNormalizer
@@ -38,6 +39,8 @@ class SkywardProvider(ProviderBase):
         self.collections = self.api.collections
         self.secret_fields = self.api.secret_fields
         self.optional_collections = self.api.optional_collections
+        # both APIs filter every collection on its modification time (dateLastModified, ModifiedTime)
+        self.change_filtered = self.api.change_filtered
 
     @property
     def parallel(self) -> int:
@@ -51,6 +54,12 @@ class SkywardProvider(ProviderBase):
 
     def iter_pages(self, collection: str, since: datetime | None = None) -> Iterator[list[dict]]:
         return self.api.iter_pages(collection, since)
+
+    def newest_change(self, collection: str, records: list[dict]) -> datetime | None:
+        return self.api.newest_change(collection, records)
+
+    def probe_changes(self, watermarks: dict[str, datetime]) -> ChangeProbe:
+        return self.api.probe_changes(watermarks)
 
     def use_token_cache(self, cache_for) -> None:
         self.api.use_token_cache(cache_for)

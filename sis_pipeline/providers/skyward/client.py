@@ -16,6 +16,7 @@ import httpx
 from sis_pipeline.config import IntegrationConfig
 from sis_pipeline.errors import DataError
 from sis_pipeline.providers.common.api_provider import ApiProvider, check_credentials_in
+from sis_pipeline.providers.common.changes import ChangeProbe, newest_wall_clock, wall_clock
 from sis_pipeline.providers.common.contract import refuse_unknown_options
 from sis_pipeline.providers.common.http import describe_json_error
 from sis_pipeline.providers.common.paging import NextUrlPaginator, PageRequest
@@ -31,6 +32,9 @@ REQUIRED_FIELD = {("enrollments", "Scheduling/Section"): "StaffIDCurrentStoredPr
 # When DST ends the wall clock repeats an hour, so a change made after the watermark can carry an
 # earlier ModifiedTime; a delta starts this much before the watermark's wall time to catch it.
 WALL_CLOCK_REPEAT = timedelta(hours=1)
+MODIFIED_TIME = "ModifiedTime"
+# The smallest page the Generic API serves: a probe only needs to know whether one record exists.
+PROBE_PAGE_SIZE = 1
 
 
 class SmsOneRosterApi(OneRosterApi):
@@ -60,6 +64,8 @@ class QmlativApi(ApiProvider):
     """Pages of Qmlativ objects, staged under the names of the OneRoster collections they stand for."""
 
     collections = tuple(COLLECTIONS)
+    # every Qmlativ object carries ModifiedTime, and a POST search on it is how the Generic API filters
+    change_filtered = tuple(COLLECTIONS)
     default_requests_per_minute = DEFAULT_REQUESTS_PER_MINUTE
     # Paging.Next names the next page until it is null
     paginator = NextUrlPaginator("Paging", "Next")
@@ -122,10 +128,57 @@ class QmlativApi(ApiProvider):
         """
         if since is None:
             return None
-        wall_clock = (since - WALL_CLOCK_REPEAT).astimezone(self.zone).replace(tzinfo=None)
-        condition = {"FieldName": "ModifiedTime", "ConditionType": "GreaterThanOrEqual", "Value": wall_clock.isoformat(timespec="seconds")}
-        group = {"ConditionGroupType": "And", "Conditions": [{"DateSearchCondition": condition}]}
-        return {"SearchCondition": {"SearchConditionGroup": group}}
+        return _modified_search("GreaterThanOrEqual", wall_clock(since - WALL_CLOCK_REPEAT, self.zone))
+
+    def newest_change(self, collection: str, records: list[dict]) -> datetime | None:
+        """ModifiedTime is the district's wall clock without an offset: made UTC with `integration.timezone`."""
+        return newest_wall_clock(records, MODIFIED_TIME, self.zone)
+
+    def probe_changes(self, watermarks: dict[str, datetime]) -> ChangeProbe:
+        """Per watermarked collection and object, one record with ModifiedTime strictly after the watermark.
+
+        Pages carry no total, so the answer names the collections that changed, not how many records;
+        the token is the ModifiedTime of the record each found (and the watermark it was asked from),
+        so the next change after a run makes a new run key. Only ModifiedTime is asked for: nothing
+        about a person travels. A watermark in the repeated hour after DST ends is asked from its first
+        reading, an hour early: at worst one needless run, never a missed change.
+        """
+        if not watermarks:
+            return ChangeProbe(False, "no watermark yet: the first full sync sets one")
+        changed, seen, asked = [], [], {}
+        for collection in self.change_filtered:
+            if collection not in watermarks:
+                continue
+            after = wall_clock(watermarks[collection], self.zone)
+            for object_path in COLLECTIONS[collection]:
+                key = (object_path, after)
+                if key not in asked:  # Scheduling/Section stands for classes and for teachers' enrollments
+                    asked[key] = self._first_modified_after(collection, object_path, after)
+                if asked[key] is not None:
+                    changed.append(collection)
+                    seen.append(f"{collection}:{object_path}@{asked[key]}>{after.isoformat()}")
+                    break
+        if not changed:
+            return ChangeProbe(False, f"nothing changed after the watermarks of {len(watermarks)} collection(s)")
+        return ChangeProbe(True, "changed: " + ", ".join(changed), token=";".join(seen))
+
+    def _first_modified_after(self, collection: str, object_path: str, after: datetime) -> str | None:
+        """The ModifiedTime of one record of the object modified strictly after the wall-clock time `after`."""
+        response = self.client.request(
+            "POST",
+            f"Generic/{self.entity_id}/{object_path}/1/{PROBE_PAGE_SIZE}",
+            {"searchFields": [MODIFIED_TIME]},
+            _modified_search("GreaterThan", after),
+        )
+        objects = _objects(response.json(), response, collection)
+        return str(objects[0].get(MODIFIED_TIME)) if objects else None
+
+
+def _modified_search(condition_type: str, wall: datetime) -> dict:
+    """A Generic API search body: ModifiedTime compared with a naive wall-clock time of the district."""
+    condition = {"FieldName": MODIFIED_TIME, "ConditionType": condition_type, "Value": wall.isoformat(timespec="seconds")}
+    group = {"ConditionGroupType": "And", "Conditions": [{"DateSearchCondition": condition}]}
+    return {"SearchCondition": {"SearchConditionGroup": group}}
 
 
 def _objects(body, response: httpx.Response, collection: str) -> list[dict]:

@@ -1,0 +1,61 @@
+"""The golden record (`student_profiles`), owned here alone: one row per child, rebuilt set-based.
+
+A child's profile is the source row of the highest-priority integration that lists the child (lower
+`priority` wins; an archived row only when no active one is left; then the newest). Only children a
+load touched are rebuilt, in the load's transaction, so an unchanged re-sync rewrites no profile.
+"""
+
+from collections.abc import Iterable, Mapping
+
+from sqlalchemy import Connection, DateTime, bindparam, text
+
+from sis_pipeline.warehouse.schema import PROFILE_FIELDS
+
+DEFAULT_PRIORITY = 1000  # an integration no longer configured ranks after every configured one
+_COLUMNS = ", ".join(PROFILE_FIELDS)
+
+
+def refresh_touched_profiles(conn: Connection, integration: str, now, priorities: Mapping[str, int]) -> int:
+    """Rebuild the profiles of the children this load of `integration` wrote (their rows carry `now`)."""
+    touched = "SELECT student_uid FROM students WHERE integration = :integration AND updated_at = :now"
+    return _rebuild(conn, touched, {"integration": integration, "now": now}, priorities)
+
+
+def refresh_profiles(conn: Connection, uids: Iterable[str], priorities: Mapping[str, int]) -> int:
+    """Rebuild the profiles of `uids` (after a person linked or split records)."""
+    uids = sorted(set(uids))
+    if not uids:
+        return 0
+    # a uid whose last row moved to another child has no row left to rebuild from: its profile goes
+    conn.execute(text("DELETE FROM student_profiles WHERE student_uid IN :uids").bindparams(bindparam("uids", expanding=True)), {"uids": uids})
+    return _rebuild(conn, "SELECT student_uid FROM students WHERE student_uid IN :uids", {"uids": uids}, priorities, expanding=("uids",))
+
+
+def _rebuild(conn: Connection, touched: str, params: dict, priorities: Mapping[str, int], expanding=()) -> int:
+    ranks = " ".join(f"WHEN :p_name_{i} THEN :p_rank_{i}" for i in range(len(priorities)))
+    rank = f"CASE s.integration {ranks} ELSE {DEFAULT_PRIORITY} END" if priorities else str(DEFAULT_PRIORITY)
+    for i, (name, value) in enumerate(sorted(priorities.items())):
+        params = {**params, f"p_name_{i}": name, f"p_rank_{i}": int(value)}
+    statements = [
+        f"DELETE FROM student_profiles WHERE student_uid IN ({touched})",
+        f"""
+INSERT INTO student_profiles (student_uid, integration, source_id, {_COLUMNS}, birth_date, active, sources, updated_at)
+SELECT student_uid, integration, source_id, {_COLUMNS}, birth_date, active_sources > 0, active_sources, updated_at FROM (
+  SELECT s.*,
+         ROW_NUMBER() OVER (PARTITION BY s.student_uid
+                            ORDER BY (CASE WHEN s.archived_at IS NULL THEN 0 ELSE 1 END), {rank}, s.updated_at DESC,
+                                     s.integration, s.source_id) AS pick,
+         SUM(CASE WHEN s.archived_at IS NULL THEN 1 ELSE 0 END) OVER (PARTITION BY s.student_uid) AS active_sources
+  FROM students AS s
+  WHERE s.student_uid IN ({touched})) AS ranked
+WHERE pick = 1""",
+    ]
+    written = 0
+    for sql in statements:
+        statement = text(sql)
+        if ":now" in sql:  # typed, so SQLite compares it in the format the load stored
+            statement = statement.bindparams(bindparam("now", type_=DateTime(timezone=True)))
+        if expanding:
+            statement = statement.bindparams(*(bindparam(name, expanding=True) for name in expanding))
+        written = conn.execute(statement, params).rowcount
+    return written
