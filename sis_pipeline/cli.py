@@ -7,6 +7,7 @@ import os
 import sys
 
 from sis_pipeline.cli_report import add_report_parser, report_command
+from sis_pipeline.cli_students import add_student_parsers, conflicts_command, students_command
 from sis_pipeline.config import ConfigError, load_config
 from sis_pipeline.counts import COUNT_NAMES
 from sis_pipeline.errors import describe
@@ -53,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     identities.add_argument("--integration", metavar="NAME", help="only this integration (review)")
     identities.add_argument("--json", action="store_true")
     add_report_parser(commands)
+    add_student_parsers(commands)
 
     simulate = commands.add_parser("simulate", help="serve a synthetic district over a SIS API", add_help=False)
     simulate.add_argument("args", nargs=argparse.REMAINDER)
@@ -76,6 +78,10 @@ def main(argv: list[str] | None = None) -> int:
         return identities_command(args, parser)
     if args.command == "report":
         return report_command(args)
+    if args.command == "students":
+        return students_command(args, parser)
+    if args.command == "conflicts":
+        return conflicts_command(args, parser)
     return _sync(args)
 
 

@@ -15,8 +15,6 @@ CONFIG_ENV = "SIS_PIPELINE_CONFIG"
 DEFAULT_SCHEDULE = "0 2 * * *"  # 02:00 in the integration's time zone, before staff arrive
 _CRON_FIELD = re.compile(r"^[0-9*,/\-]+$")
 ConflictStrategy = Literal["sis_wins", "local_wins", "newest_wins", "manual"]
-# Strategies whose resolver exists; the others arrive with identity resolution (see docs/decisions.md).
-IMPLEMENTED_STRATEGIES = {"sis_wins"}
 
 
 class ConfigError(ValueError):
@@ -36,6 +34,18 @@ class SafetyLimits(BaseModel):
     max_change_fraction: float = Field(default=0.75, ge=0, le=1)
 
 
+class QualityThresholds(BaseModel):
+    """When the warning checks of an integration's warehouse tables fail (sis_pipeline/quality/)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # active rows of a table against what the previous successful full sync loaded, as a fraction
+    max_row_count_drift: float = Field(default=0.2, ge=0)
+    # share of active students without a state id, a birth date or a grade
+    max_null_fraction: float = Field(default=0.05, ge=0, le=1)
+    freshness_hours: float = Field(default=36, gt=0)  # a nightly sync may miss one night
+
+
 class IntegrationConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -53,6 +63,7 @@ class IntegrationConfig(BaseModel):
     timezone: str = "UTC"
     conflict_strategy: ConflictStrategy = "sis_wins"
     safety: SafetyLimits = Field(default_factory=SafetyLimits)  # when a load is held instead of applied
+    quality: QualityThresholds = Field(default_factory=QualityThresholds)  # when a warning check fails
     # the nightly full sync: a cron line read in `timezone`; null switches it off
     schedule: str | None = DEFAULT_SCHEDULE
     # how often the change sensor asks the SIS whether anything changed; null switches it off
@@ -114,16 +125,6 @@ class IntegrationConfig(BaseModel):
             if not isinstance(fields, dict) or not all(isinstance(k, str) and isinstance(p, str) and p for k, p in fields.items()):
                 raise ValueError(f"extra_fields.{entity} must map json keys to source field paths (strings)")
         return options
-
-    @field_validator("conflict_strategy")
-    @classmethod
-    def _implemented_strategy(cls, value: str) -> str:
-        if value not in IMPLEMENTED_STRATEGIES:
-            raise ValueError(
-                f"conflict_strategy {value!r} is not available yet: only 'sis_wins' is implemented until "
-                "identity resolution and local edits land (docs/decisions.md)"
-            )
-        return value
 
     def credentials(self) -> tuple[str, str]:
         """Client id and secret, read from the environment variables the config names."""

@@ -69,6 +69,8 @@ class RosterDatasets(StagedRun):
     # per raw collection, the watermark this run's load may record: its newest change, where none of
     # the records the collection fed was rejected (warehouse/cursors.py)
     watermarks: dict[str, datetime] = {}
+    # what the SIS's values do to local edits (resolve/conflicts.py): applied in the load's transaction
+    conflicts: Dataset | None = None
 
     def with_entity(self, entity: str, datasets: EntityDatasets) -> "RosterDatasets":
         return self.model_copy(update={"entities": {**self.entities, entity: datasets}})

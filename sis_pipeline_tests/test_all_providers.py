@@ -98,3 +98,16 @@ def test_one_sync_loads_every_kind_of_sis_with_each_sources_totals(every_kind_of
         assert warehouse_counts_of(postgres_url, name) == totals, name
         for sim in sims.values():
             assert sim.client_secret not in done.stdout + done.stderr
+
+    # one golden record per child: as many profiles as distinct uids, and no integration holds a child twice
+    engine = create_warehouse_engine(postgres_url)
+    students, profiles = ENTITY_TABLES["students"], ENTITY_TABLES["students"].metadata.tables["student_profiles"]
+    with engine.connect() as conn:
+        uids = conn.execute(select(func.count(func.distinct(students.c.student_uid)))).scalar_one()
+        assert conn.execute(select(func.count()).select_from(profiles)).scalar_one() == uids
+        per_integration = conn.execute(
+            select(students.c.integration, func.count(), func.count(func.distinct(students.c.student_uid))).group_by(students.c.integration)
+        ).all()
+    engine.dispose()
+    assert {name: rows for name, rows, distinct in per_integration} == {name: distinct for name, rows, distinct in per_integration}
+    assert {name for name, _, _ in per_integration} == set(expected)

@@ -67,7 +67,7 @@ def test_duplicate_names_refused(tmp_path):
         (("client_secret_env: OR_SECRET", "client_secret_env: OR_SECRET\n    colour: blue"), "colour", "unknown field"),
         (("/ims/oneroster/v1p1", "/api/v3"), "base_url", "ims/oneroster"),
         (("    token_url: https://sis.example.org/oauth/token\n", ""), "token_url", "required"),
-        (("client_secret_env: OR_SECRET", "client_secret_env: OR_SECRET\n    conflict_strategy: manual"), "conflict_strategy", "not available yet"),
+        (("client_secret_env: OR_SECRET", "client_secret_env: OR_SECRET\n    conflict_strategy: coin_flip"), "conflict_strategy", "sis_wins"),
         (("client_secret_env: OR_SECRET", "client_secret_env: OR_SECRET\n    timezone: Mars/Olympus"), "timezone", "unknown time zone"),
         (("client_secret_env: OR_SECRET", "client_secret_env: OR_SECRET\n    options: {verison: '1.2'}"), "options", "verison"),
         (("client_secret_env: OR_SECRET", "client_secret_env: OR_SECRET\n    options: {extra_fields: {parents: {a: b}}}"), "options", "extra_fields"),

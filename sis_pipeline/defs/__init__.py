@@ -4,6 +4,7 @@ import dagster as dg
 
 from sis_pipeline.config import PipelineConfig
 from sis_pipeline.defs.automation import automation, sync_job
+from sis_pipeline.defs.checks import roster_checks
 from sis_pipeline.defs.io_manager import StagedDatasetIOManager
 from sis_pipeline.defs.resources import RunLockResource, StagingResource, WarehouseResource
 from sis_pipeline.defs.rosters import normalized_rosters, raw_rosters, resolved_rosters
@@ -20,8 +21,10 @@ def integration_partitions(config: PipelineConfig) -> dg.StaticPartitionsDefinit
 
 
 def roster_assets(config: PipelineConfig) -> list[dg.AssetsDefinition]:
+    """The roster assets and the checks of their tables: every run that loads the tables checks them too."""
     partitions = integration_partitions(config)
-    return dg.map_asset_specs(lambda spec: spec.replace_attributes(partitions_def=partitions), ROSTER_ASSETS)
+    assets = dg.map_asset_specs(lambda spec: spec.replace_attributes(partitions_def=partitions), ROSTER_ASSETS)
+    return [*assets, *roster_checks(partitions)]
 
 
 def build_resources(config: PipelineConfig, warehouse_url: str = "", staging_dir: str = "") -> dict:
@@ -45,7 +48,7 @@ def build_definitions(config: PipelineConfig) -> dg.Definitions:
     the same run from the command line, and the steps are sequential anyway.
     """
     assets = roster_assets(config)
-    job = sync_job(integration_partitions(config), dg.AssetSelection.assets(*assets))
+    job = sync_job(integration_partitions(config), dg.AssetSelection.groups("rosters", "warehouse"))
     schedules, change_sensors = automation(config, job)
     return dg.Definitions(
         assets=assets,

@@ -12,12 +12,12 @@ from sis_pipeline.defs.steps import recorded_sync_step
 from sis_pipeline.extract import extract
 from sis_pipeline.incremental import committable_watermarks, plan_since
 from sis_pipeline.normalize.stage import normalize_integration
-from sis_pipeline.resolve.conflicts import resolve_conflicts
 from sis_pipeline.resolve.identity import resolve_identities
 from sis_pipeline.staging import read_frame, write_frame
 from sis_pipeline.warehouse.audit import record_api_calls
 from sis_pipeline.warehouse.cursors import read_watermarks
 from sis_pipeline.warehouse.identity_reviews import record_reviews
+from sis_pipeline.warehouse.overrides import settle_conflicts
 from sis_pipeline.warehouse.student_mappings import read_identity_index
 
 STAGED = {"io_manager_key": "staged_datasets"}
@@ -126,18 +126,27 @@ def resolved_rosters(
     """Each student linked to one stable student_uid, and SIS-vs-local conflicts settled by the integration's strategy."""
     name, run_id = context.partition_key, context.run_id
     resolved = normalized_rosters.model_copy(update={"run_id": run_id})
-    reviews_opened = 0
+    reviews_opened, actions = 0, {}
     with recorded_sync_step(warehouse, run_id, name, normalized_rosters.mode, hold_run_lock=run_lock.hold) as engine:
         strategy = integrations.integration(name).conflict_strategy
         if "students" in normalized_rosters.entities:
             entity = normalized_rosters.entities["students"]
+            out = staging.run_dir(name, run_id) / "resolved"
             students, reviews = resolve_identities(read_frame(entity.valid.path), read_identity_index(engine, name), name)
             reviews_opened = record_reviews(engine, run_id, name, reviews)
-            students = resolve_conflicts(strategy, students)
-            written = write_frame(staging.run_dir(name, run_id) / "resolved" / "students.parquet", students)
+            decisions = settle_conflicts(engine, name, strategy, students)
+            actions = decisions["action"].value_counts().to_dict()
+            written = write_frame(out / "students.parquet", students)
             resolved = resolved.with_entity("students", entity.model_copy(update={"valid": Dataset.model_validate(written)}))
+            resolved = resolved.model_copy(update={"conflicts": Dataset.model_validate(write_frame(out / "conflicts.parquet", decisions))})
     students_resolved = resolved.entities["students"].valid.rows if "students" in resolved.entities else 0
     context.add_output_metadata(
-        {"conflict_strategy": strategy, "students": students_resolved, "identity_reviews_opened": reviews_opened}
+        {
+            "conflict_strategy": strategy,
+            "students": students_resolved,
+            "identity_reviews_opened": reviews_opened,
+            "local_edits_retired": int(actions.get("retire", 0)),
+            "conflicts_for_review": int(actions.get("conflict", 0)),
+        }
     )
     return resolved

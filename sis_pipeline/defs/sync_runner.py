@@ -65,7 +65,7 @@ def sync_integrations(
 
 
 def _summary(result: dg.ExecuteInProcessResult, name: str, warehouse, started: float) -> dict:
-    if result.success:
+    if result.success or _only_blocking_checks_failed(result):
         entities, api = {}, {}
         for event in result.get_asset_materialization_events():
             key, metadata = event.asset_key.path, event.materialization.metadata
@@ -73,17 +73,48 @@ def _summary(result: dg.ExecuteInProcessResult, name: str, warehouse, started: f
                 entities[key[1]] = {count: metadata[count].value for count in COUNT_NAMES}
             elif key == ["raw_rosters"]:
                 api = {name.removeprefix("api_"): value.value for name, value in metadata.items() if name.startswith("api_")}
-        return {
+        loaded = {
             "status": "success",
             "run_id": result.run_id,
             "seconds": round(time.perf_counter() - started, 2),
             "entities": {entity: entities[entity] for entity in ENTITIES if entity in entities},
             "api": api,
+            "checks": _checks(result),
         }
+        return loaded if result.success else loaded | _blocked(loaded["checks"])
     if _step_failure_metadata(result).get("outcome") == "held":
         return _held(warehouse, result.run_id, name, started)
     error_class, message = _failure(result, name, warehouse)
     return _failed(message, error_class, started) | {"run_id": result.run_id}
+
+
+def _checks(result: dg.ExecuteInProcessResult) -> dict:
+    """How many checks passed, and each failed one with its one-line detail (ids at most)."""
+    evaluations = result.get_asset_check_evaluations()
+    failed = [
+        {
+            "check": f"{e.asset_check_key.asset_key.path[-1]}/{e.asset_check_key.name}",
+            "severity": e.severity.value,
+            "detail": e.description,
+        }
+        for e in evaluations
+        if not e.passed
+    ]
+    return {"passed": sum(e.passed for e in evaluations), "failed": failed}
+
+
+def _only_blocking_checks_failed(result: dg.ExecuteInProcessResult) -> bool:
+    """The tables loaded and only a blocking ERROR check failed its step (Dagster fails a step so)."""
+    failures = [event for event in result.all_events if event.is_step_failure]
+    return bool(failures) and all(
+        event.step_failure_data.error.cls_name == "DagsterAssetCheckFailedError" for event in failures
+    )
+
+
+def _blocked(checks: dict) -> dict:
+    """The load committed, but a blocking check says the roster is not to be trusted: the sync reports failed."""
+    errors = [f"{c['check']} ({c['detail']})" for c in checks["failed"] if c["severity"] == "ERROR"]
+    return {"status": "failed", "error_class": "quality", "error": "blocking checks failed: " + "; ".join(errors)}
 
 
 def _failure(result: dg.ExecuteInProcessResult, name: str, warehouse) -> tuple[str, str]:

@@ -81,7 +81,7 @@ def warehouse_tables(
         with recorded_sync_step(warehouse, run_id, name, resolved_rosters.mode, hold_run_lock=run_lock.hold) as engine:
             loaded = load_staged(
                 engine, resolved_rosters, run_id=run_id, safety=integrations.integration(name).safety,
-                priorities=integrations.priorities,
+                priorities=integrations.priorities, strategy=integrations.integration(name).conflict_strategy,
             )
     except SyncHeld as held:
         staging.mark_held(name, run_id, resolved_rosters)
@@ -118,7 +118,13 @@ def _report_metadata(context: dg.AssetExecutionContext, engine: Engine, name: st
 
 
 def load_staged(
-    engine: Engine, staged: RosterDatasets, *, run_id: str, safety: SafetyLimits | None, priorities: dict[str, int] | None = None
+    engine: Engine,
+    staged: RosterDatasets,
+    *,
+    run_id: str,
+    safety: SafetyLimits | None,
+    priorities: dict[str, int] | None = None,
+    strategy: str = "sis_wins",
 ) -> dict[str, EntityCounts]:
     """Load a resolved run's staged datasets: what this step does, and what approving a held run does again."""
     entities = staged.entities
@@ -142,6 +148,8 @@ def load_staged(
         watermarks=staged.watermarks,
         reset_watermarks=staged.mode == "full",
         priorities=priorities,
+        conflicts=read_frame(staged.conflicts.path) if staged.conflicts else None,
+        strategy=strategy,
     )
 
 

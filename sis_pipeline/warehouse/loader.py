@@ -25,6 +25,7 @@ from sis_pipeline.warehouse.cursors import advance_watermarks
 from sis_pipeline.warehouse.errors import SyncHeld, WarehouseLoadError, WarehouseSafetyError
 from sis_pipeline.warehouse.history import record_student_versions
 from sis_pipeline.warehouse.holds import record_hold
+from sis_pipeline.warehouse.overrides import apply_decisions
 from sis_pipeline.warehouse.profiles import refresh_touched_profiles
 from sis_pipeline.warehouse.rejections import write_rejected
 from sis_pipeline.warehouse.runs import finish_sync_run
@@ -83,6 +84,8 @@ def load_integration(
     watermarks: Mapping[str, datetime] | None = None,
     reset_watermarks: bool = False,
     priorities: Mapping[str, int] | None = None,
+    conflicts: pd.DataFrame | None = None,
+    strategy: str = "sis_wins",
 ) -> dict[str, EntityCounts]:
     """Load every entity of `datasets`, the rejected records, and close the started run as success.
 
@@ -101,7 +104,8 @@ def load_integration(
 
     `watermarks` (raw collection -> newest change this load takes) are recorded in the same
     transaction (warehouse/cursors.py); `reset_watermarks` (a full sync) replaces the stored ones.
-    `priorities` (integration -> rank, lower wins) decide whose row a child's golden record takes.
+    `priorities` (integration -> rank, lower wins) decide whose row a child's golden record takes;
+    `conflicts` (resolve/conflicts.py's decisions under `strategy`) retire local edits or record conflicts.
     """
     _check_entities(integration, [*datasets, *(rejected or {})])
     now = datetime.now(UTC)
@@ -113,6 +117,8 @@ def load_integration(
             backend.lock_integration(conn, integration)
             # Rejections first: a full sync must not archive a row that was listed but rejected.
             rejected_counts = write_rejected(conn, backend, integration, run_id, rejected or {}, now)
+            # Before the students load rebuilds the golden records: an edit the SIS won no longer shows.
+            edits = apply_decisions(conn, integration, run_id, conflicts, now, strategy) if conflicts is not None and len(conflicts) else {}
             loads = {
                 entity: _load_entity(
                     conn, backend, integration, entity, chunks, full=full if isinstance(full, bool) else full[entity], params=params,
@@ -131,7 +137,7 @@ def load_integration(
                 run_id,
                 integration,
                 "success",
-                {**run_counts, "rejected": rejected_counts, "stale": stale, **(counts_extra or {})},
+                {**run_counts, "rejected": rejected_counts, "stale": stale, **({"local_edits": edits} if edits else {}), **(counts_extra or {})},
             )
     except _Held as held:
         record_hold(engine, run_id, integration, held.report, handle)

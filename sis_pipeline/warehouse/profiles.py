@@ -1,15 +1,16 @@
 """The golden record (`student_profiles`), owned here alone: one row per child, rebuilt set-based.
 
 A child's profile is the source row of the highest-priority integration that lists the child (lower
-`priority` wins; an archived row only when no active one is left; then the newest). Only children a
-load touched are rebuilt, in the load's transaction, so an unchanged re-sync rewrites no profile.
+`priority` wins; an archived row only when no active one is left; then the newest), with a person's
+active edits (`local_overrides`) laid over it. Only children a load touched are rebuilt, in the
+load's transaction, so an unchanged re-sync rewrites no profile.
 """
 
 from collections.abc import Iterable, Mapping
 
 from sqlalchemy import Connection, DateTime, bindparam, text
 
-from sis_pipeline.warehouse.schema import PROFILE_FIELDS
+from sis_pipeline.warehouse.schema import OVERRIDABLE_FIELDS, PROFILE_FIELDS
 
 DEFAULT_PRIORITY = 1000  # an integration no longer configured ranks after every configured one
 _COLUMNS = ", ".join(PROFILE_FIELDS)
@@ -50,6 +51,8 @@ SELECT student_uid, integration, source_id, {_COLUMNS}, birth_date, active_sourc
   WHERE s.student_uid IN ({touched})) AS ranked
 WHERE pick = 1""",
     ]
+    if conn.execute(text("SELECT 1 FROM local_overrides WHERE retired_at IS NULL LIMIT 1")).first() is not None:
+        statements += [_overlay(field, touched, conn.dialect.name) for field in OVERRIDABLE_FIELDS]
     written = 0
     for sql in statements:
         statement = text(sql)
@@ -57,5 +60,16 @@ WHERE pick = 1""",
             statement = statement.bindparams(bindparam("now", type_=DateTime(timezone=True)))
         if expanding:
             statement = statement.bindparams(*(bindparam(name, expanding=True) for name in expanding))
-        written = conn.execute(statement, params).rowcount
+        result = conn.execute(statement, params)
+        written = result.rowcount if sql is statements[1] else written
     return written
+
+
+def _overlay(field: str, touched: str, dialect: str) -> str:
+    """A person's active edit of `field` replaces the source value on the touched children's profiles."""
+    edit = f"""FROM local_overrides AS o
+    WHERE o.student_uid = student_profiles.student_uid AND o.field = '{field}' AND o.retired_at IS NULL"""
+    value = "CAST(o.value AS DATE)" if field == "birth_date" and dialect == "postgresql" else "o.value"
+    return f"""
+UPDATE student_profiles SET {field} = (SELECT {value} {edit} ORDER BY o.set_at DESC LIMIT 1)
+WHERE student_uid IN ({touched}) AND EXISTS (SELECT 1 {edit})"""

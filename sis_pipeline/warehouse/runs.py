@@ -164,3 +164,33 @@ def _aware(record: dict) -> dict:
         if record[key] is not None and record[key].tzinfo is None:
             record[key] = record[key].replace(tzinfo=UTC)
     return record
+def last_successful_run(engine: Engine, integration: str) -> dict | None:
+    """The integration's newest successful run (what freshness is judged by), if any."""
+    query = (
+        select(sync_runs)
+        .where(sync_runs.c.integration == integration, sync_runs.c.status == "success")
+        .order_by(sync_runs.c.ended_at.desc())
+        .limit(1)
+    )
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    return row._asdict() if row else None
+
+
+def previous_full_run(engine: Engine, integration: str, run_id: str) -> dict | None:
+    """The newest successful full run of the integration other than `run_id`, started before it when it has a record.
+
+    Only a full run's counts are an entity's whole size: an incremental run's count only what changed.
+    """
+    query = select(sync_runs).where(
+        sync_runs.c.integration == integration,
+        sync_runs.c.status == "success",
+        sync_runs.c.mode == "full",
+        sync_runs.c.run_id != run_id,
+    )
+    started = read_sync_run(engine, run_id, integration)
+    if started is not None:
+        query = query.where(sync_runs.c.started_at < started["started_at"])
+    with engine.connect() as conn:
+        row = conn.execute(query.order_by(sync_runs.c.started_at.desc()).limit(1)).first()
+    return row._asdict() if row else None

@@ -144,6 +144,50 @@ student_history = Table(
     Index("ix_student_history_uid", "student_uid", "valid_from"),
 )
 
+# the golden record's fields a person may correct locally (warehouse/overrides.py)
+OVERRIDABLE_FIELDS = (*PROFILE_FIELDS, "birth_date")
+CONFLICT_RESOLUTIONS = ("sis", "local", "value")
+
+local_overrides = Table(
+    "local_overrides",
+    metadata,
+    # A person's correction of one field of a child's golden record: who, when, why. Active until retired
+    # (the SIS won under the integration's conflict strategy, a person resolved a conflict, or a newer edit).
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("student_uid", String(36), nullable=False),
+    Column("field", String(), nullable=False),
+    Column("value", Text()),
+    Column("set_by", String(), nullable=False),
+    Column("reason", Text()),
+    Column("set_at", DateTime(timezone=True), nullable=False),
+    Column("retired_at", DateTime(timezone=True)),
+    Column("retired_why", Text()),
+    Index("ix_local_overrides_uid", "student_uid", "field"),
+)
+
+sync_conflicts = Table(
+    "sync_conflicts",
+    metadata,
+    # Under `manual`: the SIS changed a field a person had corrected. The local value stays until resolved.
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("integration", String(), nullable=False),
+    Column("source_id", String(), nullable=False),
+    Column("student_uid", String(36), nullable=False),
+    Column("field", String(), nullable=False),
+    Column("override_id", BigInteger().with_variant(Integer(), "sqlite"), nullable=False),
+    Column("base_value", Text()),  # the SIS's value when last synced
+    Column("sis_value", Text()),  # the SIS's value now
+    Column("local_value", Text()),
+    Column("run_id", String(), nullable=False),
+    Column("detected_at", DateTime(timezone=True), nullable=False),
+    Column("resolution", String()),
+    Column("resolved_value", Text()),
+    Column("resolved_by", String()),
+    Column("resolved_at", DateTime(timezone=True)),
+    CheckConstraint(f"resolution IN {CONFLICT_RESOLUTIONS}", name="ck_sync_conflicts_resolution"),
+    Index("ix_sync_conflicts_open", "integration", "resolution"),
+)
+
 REVIEW_DECISIONS = ("linked", "split")
 
 identity_reviews = Table(

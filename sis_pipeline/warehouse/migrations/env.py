@@ -48,6 +48,11 @@ def run_online() -> None:
 
 
 def _run(connection) -> None:
+    if connection.dialect.name == "sqlite":
+        # SQLite alters a table by rebuilding it (copy, drop, rename). Its modern rename re-checks every
+        # view (current_enrollments reads students) while the table is gone; the legacy rename leaves
+        # views alone, and they name the table again once it is renamed back.
+        connection.exec_driver_sql("PRAGMA legacy_alter_table = ON")
     context.configure(connection=connection, **OPTIONS)
     with context.begin_transaction():
         context.run_migrations()
