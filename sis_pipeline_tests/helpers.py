@@ -221,8 +221,17 @@ def rejected(url: str) -> dict[str, str]:
 def created_database(server_url: str, database: str) -> Iterator[str]:
     """A new, empty PostgreSQL database on the server for the duration of the block; its URL."""
     admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{database}"'))
+    for attempt in range(50):
+        try:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'CREATE DATABASE "{database}"'))
+            break
+        except sa.exc.OperationalError as error:
+            # Two test workers creating a database at once: PostgreSQL refuses to copy template1 while
+            # another session is copying it. Wait and ask again.
+            if "being accessed by other users" not in str(error) or attempt == 49:
+                raise
+            time.sleep(0.1)
     try:
         yield admin.url.set(database=database).render_as_string(hide_password=False)
     finally:

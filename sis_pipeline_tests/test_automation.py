@@ -12,7 +12,7 @@ from dagster._utils.schedules import cron_string_iterator
 
 from sis_pipeline.config import load_config
 from sis_pipeline.defs import build_definitions, build_resources
-from sis_pipeline.defs.automation import SYNC_JOB, run_config
+from sis_pipeline.defs.automation import SIS_HOST_TAG, SYNC_JOB, TRIGGER_TAG, run_config
 from sis_pipeline.defs.resources import WarehouseResource
 from sis_pipeline.defs.sync_runner import sync_integrations
 from sis_pipeline.warehouse.cursors import read_watermarks
@@ -74,6 +74,8 @@ def test_a_change_requests_exactly_one_incremental_run_of_its_partition(district
     request = changed.run_requests[0]
     assert request.partition_key == "springfield" and request.run_config == run_config("incremental")
     assert request.run_key.startswith("springfield:changes:")
+    # the SIS host travels on the run, for a deployment's per-host run queue limit (docs/deploy.md)
+    assert (request.tags[TRIGGER_TAG], request.tags[SIS_HOST_TAG]) == ("change_sensor", "127.0.0.1")
     assert "students (2 changed)" in changed.skip_message if changed.skip_message else True
 
     again, _ = tick(repository, config, warehouse_url, instance, cursor=cursor)
@@ -160,6 +162,7 @@ def test_the_nightly_schedule_keeps_the_district_clock_across_daylight_saving(di
 
     request = schedule.evaluate_tick(dg.build_schedule_context(scheduled_execution_time=ticks[1], repository_def=repository)).run_requests[0]
     assert request.partition_key == "springfield" and request.run_config == run_config("full")
+    assert (request.tags[TRIGGER_TAG], request.tags[SIS_HOST_TAG]) == ("schedule", "127.0.0.1")
 
 
 def test_schedule_and_sensor_can_be_switched_off(district, write_config):

@@ -135,3 +135,26 @@ def test_one_golden_record_per_child_from_the_integration_with_the_highest_prior
     stamps = {p["student_uid"]: p["updated_at"] for p in profiles}
     assert sync(config, warehouse_url)["status"] == "success"
     assert {p["student_uid"]: p["updated_at"] for p in rows(warehouse_url, select(student_profiles))} == stamps
+
+
+def test_a_rekeyed_teacher_with_the_same_staff_number_keeps_the_teacher_uid(district, write_config, sync, warehouse_url):
+    from sis_pipeline.warehouse.schema import teacher_mappings
+
+    teachers = ENTITY_TABLES["teachers"]
+    config = write_config(district)
+    assert sync(config, warehouse_url)["status"] == "success"
+    old_id = district.district.teachers.sourced_id(3)
+    uid = rows(warehouse_url, select(teachers.c.teacher_uid).where(teachers.c.source_id == old_id))[0]["teacher_uid"]
+    all_uids = rows(warehouse_url, select(func.count(func.distinct(teachers.c.teacher_uid)).label("n")))[0]["n"]
+    assert all_uids == district.totals()["teachers"]  # one uid per teacher
+
+    record = {key: value for key, value in served(district, "teachers", old_id).items() if key != "dateLastModified"}
+    district.apply_changes([
+        {"op": "remove", "collection": "teachers", "sourcedId": old_id},
+        {"op": "add", "collection": "teachers", "record": {**record, "sourcedId": "rekeyed-teacher"}},
+    ])
+    run = sync(config, warehouse_url)
+    assert run["status"] == "success", run
+    assert rows(warehouse_url, select(teachers.c.teacher_uid).where(teachers.c.source_id == "rekeyed-teacher"))[0]["teacher_uid"] == uid
+    links = {r["source_id"]: r for r in rows(warehouse_url, select(teacher_mappings).where(teacher_mappings.c.teacher_uid == uid))}
+    assert links["rekeyed-teacher"]["rule"] == "staff_number" and links[old_id]["valid_to"] is not None

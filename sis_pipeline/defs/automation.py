@@ -9,6 +9,7 @@ sensor asks nothing while one is in flight, and the run lock refuses a second on
 import hashlib
 import json
 from datetime import UTC, datetime
+from urllib.parse import urlparse
 
 import dagster as dg
 
@@ -20,6 +21,10 @@ from sis_pipeline.warehouse.run_lock import run_in_progress
 
 SYNC_JOB = "sync_rosters"
 TRIGGER_TAG = "sis_pipeline/trigger"
+# The SIS server a run talks to. Several integrations (districts of a state) often share one PowerSchool or
+# ClassLink host, while requests_per_minute is per integration: a deployment caps runs per host with a run
+# queue limit on this tag (docs/deploy.md).
+SIS_HOST_TAG = "sis_pipeline/sis_host"
 IN_FLIGHT = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
@@ -36,6 +41,12 @@ def sync_job(partitions: dg.PartitionsDefinition, selection: dg.AssetSelection):
 
 def run_config(mode: str) -> dict:
     return {"ops": {"raw_rosters": {"config": {"mode": mode}}}}
+
+
+def run_tags(integration: IntegrationConfig, trigger: str) -> dict[str, str]:
+    """Who asked for the run, and which SIS host it will call (none for a file drop read from disk)."""
+    host = urlparse(integration.base_url).hostname if integration.base_url else None
+    return {TRIGGER_TAG: trigger} | ({SIS_HOST_TAG: host} if host else {})
 
 
 def nightly_schedule(integration: IntegrationConfig, job) -> dg.ScheduleDefinition:
@@ -57,7 +68,7 @@ def nightly_schedule(integration: IntegrationConfig, job) -> dg.ScheduleDefiniti
             run_key=f"{name}:full:{scheduled.isoformat()}" if scheduled else None,
             partition_key=name,
             run_config=run_config("full"),
-            tags={TRIGGER_TAG: "schedule"},
+            tags=run_tags(integration, "schedule"),
         )
 
     return _nightly
@@ -118,7 +129,7 @@ def evaluate_changes(context: dg.SensorEvaluationContext, integration: Integrati
                     "watermarks": {c: w.isoformat() for c, w in sorted(watermarks.items())}})
     )
     context.log.info(f"{name}: {probe.detail}; requesting one {mode} run")
-    return dg.RunRequest(run_key=key, partition_key=name, run_config=run_config(mode), tags={TRIGGER_TAG: "change_sensor"})
+    return dg.RunRequest(run_key=key, partition_key=name, run_config=run_config(mode), tags=run_tags(integration, "change_sensor"))
 
 
 def change_run_key(name: str, watermarks: dict[str, datetime], token: str | None) -> str:

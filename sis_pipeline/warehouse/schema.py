@@ -61,6 +61,11 @@ _ENTITY_EXTRAS = {
         Index("ix_students_student_uid", "student_uid"),
         Index("ix_students_state_id", "state_id"),
     ),
+    # teacher_uid likewise: one per teacher, kept across id changes within an integration
+    "teachers": (
+        Column("teacher_uid", String(36), nullable=False),
+        Index("ix_teachers_teacher_uid", "teacher_uid"),
+    ),
     "enrollments": (
         Index("ix_enrollments_user", "integration", "user_source_id"),
         Index("ix_enrollments_section", "integration", "section_source_id"),
@@ -207,6 +212,22 @@ identity_reviews = Table(
     Column("decided_at", DateTime(timezone=True)),
     CheckConstraint(f"decision IN {REVIEW_DECISIONS}", name="ck_identity_reviews_decision"),
     UniqueConstraint("integration", "source_id", "candidate_uid", name="uq_identity_reviews_pair"),
+)
+
+teacher_mappings = Table(
+    "teacher_mappings",
+    metadata,
+    # every link from a teacher's source id (or legacy id) to a teacher_uid, as student_mappings
+    Column("integration", String(), nullable=False),
+    Column("id_type", String(), nullable=False),
+    Column("source_id", String(), nullable=False),
+    Column("teacher_uid", String(36), nullable=False, index=True),
+    Column("rule", String(), nullable=False),
+    Column("linked_at", DateTime(timezone=True), nullable=False),
+    Column("confidence", Float(), nullable=False, server_default="1.0"),
+    Column("valid_from", DateTime(timezone=True)),
+    Column("valid_to", DateTime(timezone=True)),
+    UniqueConstraint("integration", "id_type", "source_id", name="uq_teacher_mappings_id"),
 )
 
 api_calls = Table(
