@@ -38,6 +38,11 @@ def read_records(path: str, schema: pa.Schema) -> pd.DataFrame:
 def _read_records_in_python(path: str, schema: pa.Schema) -> pd.DataFrame:
     with open(path, "rb") as lines:
         records = [orjson.loads(line) for line in lines]
+    return python_frame(records, schema)
+
+
+def python_frame(records: list[dict], schema: pa.Schema) -> pd.DataFrame:
+    """Parsed records as one flat frame, declared string fields as strings (the slower, type-tolerant reader)."""
     frame = pd.json_normalize(records) if records else pd.DataFrame()
     for field in schema:
         if pa.types.is_string(field.type) and field.name in frame:
