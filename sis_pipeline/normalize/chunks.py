@@ -8,14 +8,13 @@ import io
 import os
 from collections.abc import Iterator
 
-import orjson
 import pandas as pd
 import pyarrow as pa
 import pyarrow.json as pa_json
 
 from sis_pipeline.config import ConfigError
 from sis_pipeline.normalize.checks import INPUT_ERROR_FIELD
-from sis_pipeline.normalize.records import python_frame
+from sis_pipeline.normalize.records import read_records_in_python
 
 CHUNK_ENV = "SIS_CHUNK_RECORDS"
 # ~50k records keeps a chunk's raw, canonical and validated frames to tens of MB whatever the district's size.
@@ -33,8 +32,9 @@ def chunk_records(env=os.environ) -> int:
 class MixedTypes(Exception):
     """Arrow refused a chunk (a declared field's type changes from record to record).
 
-    The whole-file reader then reads the *whole* file in Python; to give the same frames the caller
-    restarts the collection with `python=True` rather than mixing readers between chunks.
+    The whole-file reader then reads the *whole* file in Python, and pandas types a column from all of
+    it (an integer field missing somewhere becomes float); to give the same frames the caller restarts
+    the collection with `python=True`, which reads it whole. Only such a provider's memory is unbounded.
     """
 
 
@@ -51,20 +51,23 @@ def _line_chunks(path: str, size: int) -> Iterator[list[bytes]]:
 
 
 def iter_records(path: str, schema: pa.Schema, size: int, *, python: bool = False) -> Iterator[pd.DataFrame]:
-    """The file's records `size` at a time; an empty file gives one empty frame, as `read_records` does."""
+    """The file's records `size` at a time; an empty file gives one empty frame, as `read_records` does.
+
+    `python=True` (after MixedTypes) gives the whole file as one frame, exactly as `read_records` falls back.
+    """
+    if python:
+        yield read_records_in_python(path, schema)
+        return
     start = 0
     options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer")
     for lines in _line_chunks(path, size):
-        if python:
-            frame = python_frame([orjson.loads(line) for line in lines], schema)
-        else:
-            try:
-                table = pa_json.read_json(io.BytesIO(b"".join(lines)), parse_options=options)
-            except pa.ArrowInvalid as why:
-                raise MixedTypes(str(why)) from why
-            while any(pa.types.is_struct(field.type) for field in table.schema):
-                table = table.flatten()
-            frame = table.to_pandas()
+        try:
+            table = pa_json.read_json(io.BytesIO(b"".join(lines)), parse_options=options)
+        except pa.ArrowInvalid as why:
+            raise MixedTypes(str(why)) from why
+        while any(pa.types.is_struct(field.type) for field in table.schema):
+            table = table.flatten()
+        frame = table.to_pandas()
         frame.index = pd.RangeIndex(start, start + len(lines))
         start += len(lines)
         yield frame
