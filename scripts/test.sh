@@ -24,5 +24,15 @@ fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e simulators/
 # A provider shipped as its own package: the plugin tests use it through its entry point.
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e sis_pipeline_tests/plugins/example_provider
+touch .venv/.sis-pipeline-installed   # quickstart.sh and demo-ui.sh reinstall only when a pyproject.toml is newer
+# The browser test drives Debian's chromium with Playwright (never a downloaded browser); as root, install it.
+if [[ ! -x /usr/bin/chromium ]] && command -v apt-get >/dev/null && [[ $(id -u) == 0 ]]; then
+    export DEBIAN_FRONTEND=noninteractive
+    chromium=(apt-get install -y -qq --no-install-recommends chromium)
+    { "${chromium[@]}" || { apt-get update -qq && "${chromium[@]}"; }; } >/dev/null 2>&1 ||
+        echo "test.sh: could not install chromium; the browser test will skip (fail under CI=true)" >&2
+fi
 bash scripts/ensure_postgres.sh
-.venv/bin/python -m pytest -q "$@"
+# Two workers: much of the suite waits on simulators, PostgreSQL and subprocesses. Tests sharing a fixed
+# port are grouped onto one worker (xdist_group).
+.venv/bin/python -m pytest -q -n "${SIS_TEST_WORKERS:-2}" --dist loadgroup "$@"

@@ -12,9 +12,8 @@ from dagster._utils.schedules import cron_string_iterator
 
 from sis_pipeline.config import load_config
 from sis_pipeline.defs import build_definitions, build_resources
-from sis_pipeline.defs.automation import SYNC_JOB, run_config
+from sis_pipeline.defs.automation import CHANGES_JOB, SIS_HOST_TAG, SYNC_JOB, TRIGGER_TAG, run_config
 from sis_pipeline.defs.resources import WarehouseResource
-from sis_pipeline.defs.sync_runner import sync_integrations
 from sis_pipeline.warehouse.cursors import read_watermarks
 from sis_pipeline.warehouse.engine import create_warehouse_engine
 from sis_pipeline.warehouse.run_lock import acquire_run_lock
@@ -73,14 +72,17 @@ def test_a_change_requests_exactly_one_incremental_run_of_its_partition(district
     assert len(changed.run_requests) == 1
     request = changed.run_requests[0]
     assert request.partition_key == "springfield" and request.run_config == run_config("incremental")
+    assert request.job_name == CHANGES_JOB  # the whole-table checks are the nightly full sync's
     assert request.run_key.startswith("springfield:changes:")
+    # the SIS host travels on the run, for a deployment's per-host run queue limit (docs/deploy.md)
+    assert (request.tags[TRIGGER_TAG], request.tags[SIS_HOST_TAG]) == ("change_sensor", "127.0.0.1")
     assert "students (2 changed)" in changed.skip_message if changed.skip_message else True
 
     again, _ = tick(repository, config, warehouse_url, instance, cursor=cursor)
     assert not again.run_requests and "already requested" in again.skip_message
 
     # the requested run, as the daemon would launch it: only then does the watermark move, and the sensor go quiet
-    job = repository.get_job(SYNC_JOB)
+    job = repository.get_job(request.job_name)
     result = job.execute_in_process(instance=instance, partition_key="springfield", run_config=request.run_config,
                                     resources=build_resources(load_config(config), warehouse_url, str(instance.root_directory)))
     assert result.success
@@ -160,6 +162,7 @@ def test_the_nightly_schedule_keeps_the_district_clock_across_daylight_saving(di
 
     request = schedule.evaluate_tick(dg.build_schedule_context(scheduled_execution_time=ticks[1], repository_def=repository)).run_requests[0]
     assert request.partition_key == "springfield" and request.run_config == run_config("full")
+    assert (request.tags[TRIGGER_TAG], request.tags[SIS_HOST_TAG]) == ("schedule", "127.0.0.1")
 
 
 def test_schedule_and_sensor_can_be_switched_off(district, write_config):
@@ -180,6 +183,7 @@ def test_a_csv_package_requests_one_full_run_and_the_same_package_never_another(
 
     first, cursor = tick(repository, config, sqlite_url, instance)
     assert len(first.run_requests) == 1 and first.run_requests[0].run_config == run_config("full")
+    assert first.run_requests[0].job_name == SYNC_JOB  # a package run as delivered is checked like any full sync
     again, cursor = tick(repository, config, sqlite_url, instance, cursor=cursor)
     assert not again.run_requests and "already requested" in again.skip_message
 

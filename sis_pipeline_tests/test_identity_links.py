@@ -9,24 +9,15 @@ from pathlib import Path
 import yaml
 from sqlalchemy import func, select
 
-from sis_pipeline.warehouse.engine import create_warehouse_engine
 from sis_pipeline.warehouse.schema import ENTITY_TABLES, identity_reviews, student_mappings
-from sis_pipeline_tests.helpers import served
+from sis_pipeline_tests.helpers import query_rows, served
 
 CLI = str(Path(sys.executable).with_name("sis-pipeline"))
 STUDENTS = ENTITY_TABLES["students"]
 
 
-def rows(url: str, query):
-    engine = create_warehouse_engine(url)
-    with engine.connect() as conn:
-        found = [row._asdict() for row in conn.execute(query)]
-    engine.dispose()
-    return found
-
-
 def uid_of(url: str, source_id: str, integration: str = "springfield") -> str:
-    return rows(url, select(STUDENTS.c.student_uid).where(STUDENTS.c.source_id == source_id, STUDENTS.c.integration == integration))[0]["student_uid"]
+    return query_rows(url, select(STUDENTS.c.student_uid).where(STUDENTS.c.source_id == source_id, STUDENTS.c.integration == integration))[0]["student_uid"]
 
 
 def rekey(district, index: int, new_id: str) -> None:
@@ -50,10 +41,10 @@ def test_a_rekeyed_student_with_the_same_state_id_keeps_the_uid(district, write_
     assert run["status"] == "success", run
     assert run["entities"]["students"]["inserted"] == 1 and run["entities"]["students"]["archived"] == 1
     assert uid_of(warehouse_url, "rekeyed-20") == uid
-    active = rows(warehouse_url, select(func.count()).select_from(STUDENTS).where(STUDENTS.c.student_uid == uid, STUDENTS.c.archived_at.is_(None)))
+    active = query_rows(warehouse_url, select(func.count()).select_from(STUDENTS).where(STUDENTS.c.student_uid == uid, STUDENTS.c.archived_at.is_(None)))
     assert active[0]["count_1"] == 1  # one active row for the child, not two
 
-    links = {r["source_id"]: r for r in rows(warehouse_url, select(student_mappings).where(student_mappings.c.student_uid == uid))}
+    links = {r["source_id"]: r for r in query_rows(warehouse_url, select(student_mappings).where(student_mappings.c.student_uid == uid))}
     assert links["rekeyed-20"]["rule"] == "state_id" and links["rekeyed-20"]["confidence"] == 0.95
     assert links[old_id]["valid_to"] is not None and links["rekeyed-20"]["valid_to"] is None  # history kept
 
@@ -66,12 +57,12 @@ def test_a_district_moving_sis_keeps_one_uid_per_child_across_integrations(distr
     assert sync(config, warehouse_url)["status"] == "success"
     assert sync(config, warehouse_url, name="springfield_new")["status"] == "success"
 
-    per_integration = rows(warehouse_url, select(STUDENTS.c.integration, func.count(func.distinct(STUDENTS.c.student_uid)).label("uids")).group_by(STUDENTS.c.integration))
+    per_integration = query_rows(warehouse_url, select(STUDENTS.c.integration, func.count(func.distinct(STUDENTS.c.student_uid)).label("uids")).group_by(STUDENTS.c.integration))
     children = district.totals()["students"]
     assert {r["integration"]: r["uids"] for r in per_integration} == {"springfield": children, "springfield_new": children}
-    distinct = rows(warehouse_url, select(func.count(func.distinct(STUDENTS.c.student_uid)).label("uids")))
+    distinct = query_rows(warehouse_url, select(func.count(func.distinct(STUDENTS.c.student_uid)).label("uids")))
     assert distinct[0]["uids"] == children  # the same children, not twice as many
-    rules = rows(warehouse_url, select(student_mappings.c.rule, func.count().label("n")).where(student_mappings.c.integration == "springfield_new").group_by(student_mappings.c.rule))
+    rules = query_rows(warehouse_url, select(student_mappings.c.rule, func.count().label("n")).where(student_mappings.c.integration == "springfield_new").group_by(student_mappings.c.rule))
     assert {r["rule"]: r["n"] for r in rules} == {"state_id": children}
 
 
@@ -91,10 +82,10 @@ def test_same_name_and_birth_date_goes_to_review_and_a_person_links_or_splits(di
     assert run["status"] == "success", run
     candidate = uid_of(warehouse_url, twin_of)
     assert uid_of(warehouse_url, "maybe-twin") != candidate  # never merged automatically
-    reviews = rows(warehouse_url, select(identity_reviews))
+    reviews = query_rows(warehouse_url, select(identity_reviews))
     assert [(r["source_id"], r["candidate_uid"], r["decision"]) for r in reviews] == [("maybe-twin", candidate, None)]
     assert sync(config, warehouse_url)["status"] == "success"
-    assert len(rows(warehouse_url, select(identity_reviews))) == 1  # asked once, not every night
+    assert len(query_rows(warehouse_url, select(identity_reviews))) == 1  # asked once, not every night
 
     env = {**os.environ, "SIS_WAREHOUSE_URL": warehouse_url}
     listed = subprocess.run([CLI, "identities", "review", "--json"], env=env, capture_output=True, text=True, cwd=tmp_path)
@@ -104,7 +95,7 @@ def test_same_name_and_birth_date_goes_to_review_and_a_person_links_or_splits(di
     linked = subprocess.run([CLI, "identities", "link", str(review_id), "--by", "registrar"], env=env, capture_output=True, text=True, cwd=tmp_path)
     assert linked.returncode == 0, linked.stderr
     assert uid_of(warehouse_url, "maybe-twin") == candidate
-    decided = rows(warehouse_url, select(identity_reviews))[0]
+    decided = query_rows(warehouse_url, select(identity_reviews))[0]
     assert decided["decision"] == "linked" and decided["decided_by"] == "registrar"
     again = subprocess.run([CLI, "identities", "split", str(review_id), "--by", "registrar"], env=env, capture_output=True, text=True, cwd=tmp_path)
     assert again.returncode == 1 and "no open identity review" in again.stderr
@@ -123,15 +114,38 @@ def test_one_golden_record_per_child_from_the_integration_with_the_highest_prior
     config.write_text(yaml.safe_dump(both))
     assert sync(config, warehouse_url)["status"] == "success"
     children = district.totals()["students"]
-    profiles = rows(warehouse_url, select(student_profiles))
+    profiles = query_rows(warehouse_url, select(student_profiles))
     assert len(profiles) == children and {p["integration"] for p in profiles} == {"springfield"}
 
     assert sync(config, warehouse_url, name="springfield_new")["status"] == "success"
-    profiles = rows(warehouse_url, select(student_profiles))
+    profiles = query_rows(warehouse_url, select(student_profiles))
     assert len(profiles) == children  # one row per child, not per source row
     assert {p["integration"] for p in profiles} == {"springfield_new"} and {p["sources"] for p in profiles} == {2}
 
     # an unchanged re-sync rewrites no profile
     stamps = {p["student_uid"]: p["updated_at"] for p in profiles}
     assert sync(config, warehouse_url)["status"] == "success"
-    assert {p["student_uid"]: p["updated_at"] for p in rows(warehouse_url, select(student_profiles))} == stamps
+    assert {p["student_uid"]: p["updated_at"] for p in query_rows(warehouse_url, select(student_profiles))} == stamps
+
+
+def test_a_rekeyed_teacher_with_the_same_staff_number_keeps_the_teacher_uid(district, write_config, sync, warehouse_url):
+    from sis_pipeline.warehouse.schema import teacher_mappings
+
+    teachers = ENTITY_TABLES["teachers"]
+    config = write_config(district)
+    assert sync(config, warehouse_url)["status"] == "success"
+    old_id = district.district.teachers.sourced_id(3)
+    uid = query_rows(warehouse_url, select(teachers.c.teacher_uid).where(teachers.c.source_id == old_id))[0]["teacher_uid"]
+    all_uids = query_rows(warehouse_url, select(func.count(func.distinct(teachers.c.teacher_uid)).label("n")))[0]["n"]
+    assert all_uids == district.totals()["teachers"]  # one uid per teacher
+
+    record = {key: value for key, value in served(district, "teachers", old_id).items() if key != "dateLastModified"}
+    district.apply_changes([
+        {"op": "remove", "collection": "teachers", "sourcedId": old_id},
+        {"op": "add", "collection": "teachers", "record": {**record, "sourcedId": "rekeyed-teacher"}},
+    ])
+    run = sync(config, warehouse_url)
+    assert run["status"] == "success", run
+    assert query_rows(warehouse_url, select(teachers.c.teacher_uid).where(teachers.c.source_id == "rekeyed-teacher"))[0]["teacher_uid"] == uid
+    links = {r["source_id"]: r for r in query_rows(warehouse_url, select(teacher_mappings).where(teacher_mappings.c.teacher_uid == uid))}
+    assert links["rekeyed-teacher"]["rule"] == "staff_number" and links[old_id]["valid_to"] is not None

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sis_pipeline.normalize.stage import newest_versions
 from sis_pipeline.warehouse.cursors import read_watermarks
 from sis_pipeline.warehouse.engine import create_warehouse_engine
-from sis_pipeline.warehouse.schema import ENTITY_TABLES, sync_runs
+from sis_pipeline.warehouse.schema import ENTITY_TABLES
 
 from sis_pipeline_tests.helpers import served, warehouse_counts
 
@@ -124,3 +124,17 @@ def test_an_incremental_run_keeps_the_newest_version_of_a_record_read_twice():
     kept = newest_versions(frame)
     assert sorted(kept["source_id"]) == ["a", "b", "c"]
     assert kept.set_index("source_id").loc["a", "given_name"] == "newest"
+
+
+def test_whole_table_checks_run_with_full_syncs_and_not_with_incremental_runs(district, write_config, sync, sqlite_url):
+    from sis_pipeline.warehouse.schema import check_results
+    from sis_pipeline_tests.helpers import query_rows
+
+    config = write_config(district)
+    full = sync(config, sqlite_url)
+    assert full["status"] == "success"
+    district.apply_changes([{"op": "update", "collection": "students", "sourcedId": district.district.students.sourced_id(2), "fields": {"givenName": "Z"}}])
+    incremental = sync(config, sqlite_url, mode="incremental")
+    assert incremental["status"] == "success"
+    checked = {row["run_id"] for row in query_rows(sqlite_url, select(check_results.c.run_id))}
+    assert full["run_id"] in checked and incremental["run_id"] not in checked

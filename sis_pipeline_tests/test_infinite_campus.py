@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from sis_simulators import SimulatorServer, SimulatorSettings
 from sis_pipeline.warehouse import create_warehouse_engine
-from sis_pipeline.warehouse.schema import ENTITY_TABLES, student_mappings
+from sis_pipeline.warehouse.schema import ENTITY_TABLES, student_mappings, student_profiles
 from sis_pipeline_tests.helpers import expected_totals, warehouse_counts
 
 students = ENTITY_TABLES["students"]
@@ -77,6 +77,10 @@ def test_upgrade_from_1_1_to_1_2_relinks_every_student_to_the_same_uid(campus, t
         ).all())
     engine.dispose()
     assert rules == {"new": count, "legacy_source_id": count}
+    with engine.connect() as conn:  # one golden record per child, from the active 1.2 rows
+        profiles = conn.execute(select(student_profiles.c.source_id, student_profiles.c.active)).all()
+    engine.dispose()
+    assert len(profiles) == count and all(active and not source_id.startswith("s+") for source_id, active in profiles)
 
     again = sync(campus_config(tmp_path, monkeypatch, campus, version="1.2"), warehouse_url)
     assert sum(c["inserted"] + c["updated"] for c in again["entities"].values()) == 0

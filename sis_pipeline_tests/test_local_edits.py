@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from sis_pipeline.warehouse.engine import create_warehouse_engine
 from sis_pipeline.warehouse.schema import ENTITY_TABLES, local_overrides, student_profiles, sync_conflicts
+from sis_pipeline_tests.helpers import query_rows
 
 CLI = str(Path(sys.executable).with_name("sis-pipeline"))
 STUDENTS = ENTITY_TABLES["students"]
@@ -20,16 +20,8 @@ def cli(url: str, cwd, *args) -> subprocess.CompletedProcess:
     return subprocess.run([CLI, *args], env={**os.environ, "SIS_WAREHOUSE_URL": url}, capture_output=True, text=True, cwd=cwd, timeout=120)
 
 
-def one(url: str, query):
-    engine = create_warehouse_engine(url)
-    with engine.connect() as conn:
-        rows = [row._asdict() for row in conn.execute(query)]
-    engine.dispose()
-    return rows
-
-
 def golden_last_name(url: str, uid: str) -> str:
-    return one(url, select(student_profiles.c.last_name).where(student_profiles.c.student_uid == uid))[0]["last_name"]
+    return query_rows(url, select(student_profiles.c.last_name).where(student_profiles.c.student_uid == uid))[0]["last_name"]
 
 
 def edited_district(district, write_config, sync, url, tmp_path, strategy):
@@ -37,7 +29,7 @@ def edited_district(district, write_config, sync, url, tmp_path, strategy):
     config = write_config(district, conflict_strategy=strategy)
     assert sync(config, url)["status"] == "success"
     source_id = district.district.students.sourced_id(8)
-    uid = one(url, select(STUDENTS.c.student_uid).where(STUDENTS.c.source_id == source_id))[0]["student_uid"]
+    uid = query_rows(url, select(STUDENTS.c.student_uid).where(STUDENTS.c.source_id == source_id))[0]["student_uid"]
     edit = cli(url, tmp_path, "students", "edit", uid, "--set", "last_name=Local-Spelling", "--by", "registrar", "--reason", "family request")
     assert edit.returncode == 0, edit.stderr
     assert golden_last_name(url, uid) == "Local-Spelling"
@@ -63,10 +55,10 @@ def test_each_strategy_with_a_local_edit_and_a_sis_edit_of_the_same_field(
 
     assert golden_last_name(warehouse_url, uid) == shown
     # the students row always mirrors the SIS
-    assert one(warehouse_url, select(STUDENTS.c.last_name).where(STUDENTS.c.source_id == source_id))[0]["last_name"] == "Sis-Spelling"
-    edits = one(warehouse_url, select(local_overrides))
+    assert query_rows(warehouse_url, select(STUDENTS.c.last_name).where(STUDENTS.c.source_id == source_id))[0]["last_name"] == "Sis-Spelling"
+    edits = query_rows(warehouse_url, select(local_overrides))
     assert len(edits) == 1 and (edits[0]["retired_at"] is None) == edit_active
-    conflicts = one(warehouse_url, select(sync_conflicts))
+    conflicts = query_rows(warehouse_url, select(sync_conflicts))
     if strategy == "manual":
         assert [(c["field"], c["sis_value"], c["local_value"], c["resolution"]) for c in conflicts] == [
             ("last_name", "Sis-Spelling", "Local-Spelling", None)
@@ -80,7 +72,7 @@ def test_newest_wins_keeps_a_local_edit_made_after_the_sis_change(district, writ
     assert sync(config, warehouse_url)["status"] == "success"
     source_id = district.district.students.sourced_id(8)
     district.apply_changes([{"op": "update", "collection": "students", "sourcedId": source_id, "fields": {"familyName": "Sis-Spelling"}}])
-    uid = one(warehouse_url, select(STUDENTS.c.student_uid).where(STUDENTS.c.source_id == source_id))[0]["student_uid"]
+    uid = query_rows(warehouse_url, select(STUDENTS.c.student_uid).where(STUDENTS.c.source_id == source_id))[0]["student_uid"]
     # the registrar corrects after the SIS changed it, before the next sync picks the SIS change up
     assert cli(warehouse_url, tmp_path, "students", "edit", uid, "--set", "last_name=Later-Local", "--by", "registrar").returncode == 0
     assert sync(config, warehouse_url, mode="incremental")["status"] == "success"
@@ -109,7 +101,7 @@ def test_an_edit_of_an_unknown_field_or_child_is_refused(district, write_config,
     assert sync(write_config(district), sqlite_url)["status"] == "success"
     refused = cli(sqlite_url, tmp_path, "students", "edit", "no-such-uid", "--set", "last_name=X", "--by", "registrar")
     assert refused.returncode == 1 and "no student with student_uid no-such-uid" in refused.stderr
-    uid = one(sqlite_url, select(STUDENTS.c.student_uid).limit(1))[0]["student_uid"]
+    uid = query_rows(sqlite_url, select(STUDENTS.c.student_uid).limit(1))[0]["student_uid"]
     bad = cli(sqlite_url, tmp_path, "students", "edit", uid, "--set", "shoe_size=9", "--by", "registrar")
     assert bad.returncode == 1 and "cannot be edited" in bad.stderr
 

@@ -157,3 +157,13 @@ def test_a_first_sync_without_schema_tables_loads_every_student_without_a_modifi
     assert result["api"]["enrichments_skipped"] == 1
     assert warehouse_counts(sqlite_url) == powerschool_totals(schema_tables_refused)
     assert set(student_modification_times(sqlite_url).values()) == {None}
+
+
+def test_every_school_keeps_its_own_terms_and_every_section_finds_its_term(tmp_path, monkeypatch, sync, sqlite_url):
+    # Term ids repeat in every school (3600 is each school's year); a district of several schools once
+    # kept only the first school's terms, and every other school's sections named no known term.
+    with SimulatorServer(students=2000, kind="powerschool", settings=settings()) as sim:
+        run = sync(ps_config(tmp_path, monkeypatch, sim), sqlite_url)
+        totals = powerschool_totals(sim)
+    assert run["status"] == "success", run  # the blocking checks passed: every section's term exists
+    assert totals["schools"] > 1 and warehouse_counts(sqlite_url)["terms"] == totals["terms"]

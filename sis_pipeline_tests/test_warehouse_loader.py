@@ -41,8 +41,8 @@ def canonical(entity: str, count: int, integration: str = INTEGRATION) -> pd.Dat
         frame["role"] = "student"
     if entity in ("students", "teachers"):
         frame["enabled"] = True
-    if entity == "students":
-        frame["student_uid"] = [str(uuid.uuid4()) for _ in ids]
+    if entity in ("students", "teachers"):
+        frame[f"{entity[:-1]}_uid"] = [str(uuid.uuid4()) for _ in ids]
         frame["identity_rule"] = "new"
     return frame
 

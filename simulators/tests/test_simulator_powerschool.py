@@ -15,7 +15,7 @@ import pytest
 
 from sis_simulators import District, PowerSchoolRoster, PowerSchoolSettings, SimulatorProcess, SimulatorServer
 from sis_simulators.powerschool.generated import dcid
-from sis_simulators.powerschool.schema_tables import TABLES, change_filter
+from sis_simulators.powerschool.schema_tables import TABLES, change_filter, internal_id
 from sis_simulators.powerschool.settings import runtime_setting_names
 from sis_simulators.powerschool.wire import RESOURCES, list_body, render
 
@@ -296,7 +296,8 @@ def test_schema_table_delta_returns_only_changed_records_all_as_strings(sim, cli
     assert by_id["1000011"]["whenmodified"] < watermark <= by_id["1000022"]["whenmodified"]
 
     dropped = schema_rows(client, "cc", **since)
-    assert len(dropped) == 6 and {row["studentid"] for row in dropped} == {"1000022"}
+    # cc refers to students and sections by their internal id, not the DCID
+    assert len(dropped) == 6 and {row["studentid"] for row in dropped} == {str(internal_id(1_000_022))}
     assert all(row["sectionid"].startswith("-") and row["dateleft"] <= "2027-01-15" for row in dropped)
     assert schema_rows(client, "sections", **since) == []
 
@@ -323,6 +324,30 @@ def test_tables_without_transaction_date_refuse_a_delta(client):
     unknown_column = client.get("/ws/schema/table/students", params={"projection": "dcid,shoe_size"})
     assert (unknown_column.status_code, unknown_column.json()["field"]) == (400, "shoe_size")
     assert client.get("/ws/schema/table/nonsense", params={"projection": "*"}).status_code == 404
+
+
+def test_cc_holds_every_section_roster_by_internal_ids_with_drops_negated(sim, client):
+    """cc is the whole district's section enrollments: each row is one /ws/v1 roster record, its student and
+    section named by internal id (mapped to DCIDs through the students and sections tables)."""
+    sim.apply_changes([{"op": "withdraw", "id": 1_000_022, "exit_date": "2026-11-02"}])
+    student_dcid = {row["id"]: row["dcid"] for row in schema_rows(client, "students", projection="dcid,id")}
+    section_dcid = {row["id"]: row["dcid"] for row in schema_rows(client, "sections", projection="dcid,id")}
+    assert not set(student_dcid) & set(student_dcid.values())  # internal ids are never DCIDs
+    columns = "dcid,id,studentid,sectionid,termid,dateenrolled,dateleft"
+    assert get_json(client, "/ws/schema/table/cc/count") == {"count": STUDENTS * 6}
+    from_cc = {}
+    for row in schema_rows(client, "cc", projection=columns):
+        dropped = row["sectionid"].startswith("-")
+        assert row["termid"].startswith("-") == dropped  # PowerSchool negates both on a drop
+        from_cc[row["dcid"]] = (section_dcid[row["sectionid"].lstrip("-")], student_dcid[row["studentid"]],
+                                row["dateenrolled"], row["dateleft"], dropped)
+    by_section = {}
+    for section in section_dcid.values():
+        roster = fetch_all(client, f"/ws/v1/section/{section}/section_enrollment", "section_enrollments", "section_enrollment")
+        by_section.update((str(r["id"]), (str(r["section_id"]), str(r["student_id"]), r["entry_date"], r["exit_date"],
+                                          r["dropped"])) for r in roster)
+    assert from_cc == by_section
+    assert sum(1 for record in from_cc.values() if record[4]) == 6
 
 
 def test_a_plugin_without_schema_table_access_is_refused_403_there_and_served_elsewhere(sim, client):

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from sis_pipeline.config import PipelineConfig
-from sis_pipeline.defs.automation import automation, sync_job
+from sis_pipeline.defs.automation import automation, changes_job, sync_job
 from sis_pipeline.defs.checks import roster_checks
 from sis_pipeline.defs.io_manager import StagedDatasetIOManager
 from sis_pipeline.defs.resources import RunLockResource, StagingResource, WarehouseResource
@@ -48,11 +48,12 @@ def build_definitions(config: PipelineConfig) -> dg.Definitions:
     the same run from the command line, and the steps are sequential anyway.
     """
     assets = roster_assets(config)
-    job = sync_job(integration_partitions(config), dg.AssetSelection.groups("rosters", "warehouse"))
-    schedules, change_sensors = automation(config, job)
+    partitions, roster_graph = integration_partitions(config), dg.AssetSelection.groups("rosters", "warehouse")
+    job, changes = sync_job(partitions, roster_graph), changes_job(partitions, roster_graph)
+    schedules, change_sensors = automation(config, job, changes)
     return dg.Definitions(
         assets=assets,
-        jobs=[job],
+        jobs=[job, changes],
         schedules=schedules,
         sensors=[token_health_sensor, terminated_run_sensor, *change_sensors],
         resources=build_resources(config),

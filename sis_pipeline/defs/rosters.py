@@ -12,13 +12,14 @@ from sis_pipeline.defs.steps import recorded_sync_step
 from sis_pipeline.extract import extract
 from sis_pipeline.incremental import committable_watermarks, plan_since
 from sis_pipeline.normalize.stage import normalize_integration
-from sis_pipeline.resolve.identity import resolve_identities
+from sis_pipeline.resolve.identity import assign_teacher_uids, resolve_identities
 from sis_pipeline.staging import read_frame, write_frame
 from sis_pipeline.warehouse.audit import record_api_calls
 from sis_pipeline.warehouse.cursors import read_watermarks
 from sis_pipeline.warehouse.identity_reviews import record_reviews
 from sis_pipeline.warehouse.overrides import settle_conflicts
 from sis_pipeline.warehouse.student_mappings import read_identity_index
+from sis_pipeline.warehouse.teacher_mappings import read_teacher_index
 
 STAGED = {"io_manager_key": "staged_datasets"}
 
@@ -139,6 +140,11 @@ def resolved_rosters(
             written = write_frame(out / "students.parquet", students)
             resolved = resolved.with_entity("students", entity.model_copy(update={"valid": Dataset.model_validate(written)}))
             resolved = resolved.model_copy(update={"conflicts": Dataset.model_validate(write_frame(out / "conflicts.parquet", decisions))})
+        if "teachers" in normalized_rosters.entities:
+            entity = normalized_rosters.entities["teachers"]
+            teachers = assign_teacher_uids(read_frame(entity.valid.path), *read_teacher_index(engine, name), name)
+            written = write_frame(staging.run_dir(name, run_id) / "resolved" / "teachers.parquet", teachers)
+            resolved = resolved.with_entity("teachers", entity.model_copy(update={"valid": Dataset.model_validate(written)}))
     students_resolved = resolved.entities["students"].valid.rows if "students" in resolved.entities else 0
     context.add_output_metadata(
         {

@@ -17,9 +17,13 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-IDENTITY_RULE = "identity_rule"  # how the uid was found; the load writes it to student_mappings
+IDENTITY_RULE = "identity_rule"  # how the uid was found; the load writes it to the person's mappings
 # how sure each rule is: written beside every link, so a reviewer can find the weaker ones
-RULE_CONFIDENCE = {"source_id": 1.0, "legacy_source_id": 1.0, "state_id": 0.95, "student_number": 0.9, "new": 1.0, "review": 1.0}
+RULE_CONFIDENCE = {
+    "source_id": 1.0, "legacy_source_id": 1.0, "state_id": 0.95, "student_number": 0.9, "staff_number": 0.9, "new": 1.0, "review": 1.0
+}
+# the uid column of each person table
+PERSON_UIDS = {"students": "student_uid", "teachers": "teacher_uid"}
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,29 @@ class IdentityIndex:
 
     mappings: pd.DataFrame
     people: pd.DataFrame
+
+
+def assign_teacher_uids(teachers: pd.DataFrame, mappings: pd.DataFrame, people: pd.DataFrame, integration: str) -> pd.DataFrame:
+    """`teachers` with `teacher_uid` and `identity_rule`: the same source id, a known legacy id, or the
+    same staff number within the integration (when one teacher holds it), else a new uid. Teachers have
+    no state id in any SIS we read, so they are never matched across integrations."""
+    linked = mappings.drop_duplicates("source_id").set_index("source_id")["teacher_uid"]
+    uids = teachers["source_id"].map(linked).astype(object)
+    rules = pd.Series(None, index=teachers.index, dtype=object).where(uids.isna(), "source_id")
+    candidates = [("legacy_source_id", teachers.get("legacy_source_id"), linked)]
+    others = people[(people["integration"] == integration) & ~people["source_id"].isin(set(teachers["source_id"]))]
+    held = others[["staff_number", "teacher_uid"]].dropna().drop_duplicates()
+    owners = held.groupby("staff_number")["teacher_uid"].agg(["first", "nunique"])
+    candidates.append(("staff_number", teachers.get("staff_number"), owners.loc[owners["nunique"] == 1, "first"]))
+    for rule, keys, index in candidates:
+        if keys is None:
+            continue
+        found = keys.map(index)
+        fill = uids.isna() & found.notna() & ~found.duplicated(keep="first")
+        uids, rules = uids.where(~fill, found), rules.where(~fill, rule)
+    new = uids.isna()
+    uids.loc[new] = [str(uuid.uuid4()) for _ in range(int(new.sum()))]
+    return teachers.assign(teacher_uid=uids, **{IDENTITY_RULE: rules.fillna("new")})
 
 
 def assign_student_uids(students: pd.DataFrame, known: IdentityIndex | pd.DataFrame, integration: str | None = None) -> pd.DataFrame:

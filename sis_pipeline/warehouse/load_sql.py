@@ -158,40 +158,47 @@ WHERE integration = :integration AND archived_at IS NULL
       AND rejected.entity = '{table.name}' AND rejected.source_id = {table.name}.source_id)"""
 
 
-def link_new_student_source_ids(stage: Table) -> str:
+# Per person table: where its links live and what its uid column is called.
+PERSON_LINKS = {"students": ("student_mappings", "student_uid"), "teachers": ("teacher_mappings", "teacher_uid")}
+
+
+def link_new_source_ids(table: str, stage: Table) -> str:
     """Record the identity step's decision for each staged source id that has no mapping yet.
 
-    The uid and the rule ('source_id', 'legacy_source_id', 'state_id', 'student_number' or 'new') come
-    from `resolve.identity`, with the rule's confidence; the load only writes them down. A source id
-    already mapped keeps its mapping.
+    The uid and the rule ('source_id', 'legacy_source_id', 'state_id', 'student_number', 'staff_number'
+    or 'new') come from `resolve.identity`, with the rule's confidence; the load only writes them down.
+    A source id already mapped keeps its mapping.
     """
+    mappings, uid = PERSON_LINKS[table]
     confidence = " ".join(f"WHEN '{rule}' THEN {value}" for rule, value in RULE_CONFIDENCE.items())
     return f"""
-INSERT INTO student_mappings (integration, id_type, source_id, student_uid, rule, linked_at, confidence, valid_from)
-SELECT :integration, 'source_id', staged.source_id, staged.student_uid, staged.identity_rule, :now,
+INSERT INTO {mappings} (integration, id_type, source_id, {uid}, rule, linked_at, confidence, valid_from)
+SELECT :integration, 'source_id', staged.source_id, staged.{uid}, staged.identity_rule, :now,
        CASE staged.identity_rule {confidence} ELSE 1.0 END, :now
 FROM {stage.name} AS staged
 WHERE true
 ON CONFLICT (integration, id_type, source_id) DO NOTHING"""
 
 
-def close_student_links() -> str:
+def close_links(table: str) -> str:
     """A source record archived ends its link's validity; one restored opens it again."""
-    return """
-UPDATE student_mappings SET valid_to = (
-    SELECT s.archived_at FROM students AS s
-    WHERE s.integration = student_mappings.integration AND s.source_id = student_mappings.source_id)
-WHERE integration = :integration AND id_type = 'source_id' AND EXISTS (
-    SELECT 1 FROM students AS s
-    WHERE s.integration = student_mappings.integration AND s.source_id = student_mappings.source_id
-      AND ((s.archived_at IS NULL) <> (student_mappings.valid_to IS NULL)))"""
-
-
-def link_legacy_student_ids(stage: Table) -> str:
-    """Keep each staged legacy id as an alternate id of its child, so later re-keys still find them."""
+    mappings, _ = PERSON_LINKS[table]
     return f"""
-INSERT INTO student_mappings (integration, id_type, source_id, student_uid, rule, linked_at, confidence, valid_from)
-SELECT :integration, 'legacy_source_id', staged.legacy_source_id, staged.student_uid, 'legacy_source_id', :now, 1.0, :now
+UPDATE {mappings} SET valid_to = (
+    SELECT s.archived_at FROM {table} AS s
+    WHERE s.integration = {mappings}.integration AND s.source_id = {mappings}.source_id)
+WHERE integration = :integration AND id_type = 'source_id' AND EXISTS (
+    SELECT 1 FROM {table} AS s
+    WHERE s.integration = {mappings}.integration AND s.source_id = {mappings}.source_id
+      AND ((s.archived_at IS NULL) <> ({mappings}.valid_to IS NULL)))"""
+
+
+def link_legacy_ids(table: str, stage: Table) -> str:
+    """Keep each staged legacy id as an alternate id of its person, so later re-keys still find them."""
+    mappings, uid = PERSON_LINKS[table]
+    return f"""
+INSERT INTO {mappings} (integration, id_type, source_id, {uid}, rule, linked_at, confidence, valid_from)
+SELECT :integration, 'legacy_source_id', staged.legacy_source_id, staged.{uid}, 'legacy_source_id', :now, 1.0, :now
 FROM {stage.name} AS staged
 WHERE staged.legacy_source_id IS NOT NULL
 ON CONFLICT (integration, id_type, source_id) DO NOTHING"""

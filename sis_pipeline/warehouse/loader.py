@@ -19,7 +19,7 @@ from sqlalchemy import Column, Connection, Engine, MetaData, Table, Text
 from sis_pipeline.config import SafetyLimits
 from sis_pipeline.normalize.models import ENTITIES, columns
 from sis_pipeline.normalize.related import NOT_DELIVERED
-from sis_pipeline.resolve.identity import IDENTITY_RULE
+from sis_pipeline.resolve.identity import IDENTITY_RULE, PERSON_UIDS
 from sis_pipeline.warehouse import load_sql, postgres_stage, sqlite_stage
 from sis_pipeline.warehouse.cursors import advance_watermarks
 from sis_pipeline.warehouse.errors import SyncHeld, WarehouseLoadError, WarehouseSafetyError
@@ -219,13 +219,14 @@ def _load_entity(
         load_sql.bind(load_sql.count_newly_tobedeleted(table, stage)), params
     ).one()
     stale = _scalar(conn, load_sql.count_stale(table, stage), params)
-    if entity == "students":
-        conn.execute(load_sql.bind(load_sql.link_new_student_source_ids(stage)), params)
-        conn.execute(load_sql.bind(load_sql.link_legacy_student_ids(stage)), params)
+    if entity in load_sql.PERSON_LINKS:
+        conn.execute(load_sql.bind(load_sql.link_new_source_ids(entity, stage)), params)
+        conn.execute(load_sql.bind(load_sql.link_legacy_ids(entity, stage)), params)
     inserted, updated = backend.upsert(conn, load_sql.upsert(table, stage), table, stage, params)
     archived_absent = conn.execute(load_sql.bind(load_sql.archive_absent(table, stage)), params).rowcount if full else 0
+    if entity in load_sql.PERSON_LINKS:
+        conn.execute(load_sql.bind(load_sql.close_links(entity)), params)
     if entity == "students":
-        conn.execute(load_sql.bind(load_sql.close_student_links()), params)
         refresh_touched_profiles(conn, integration, params["now"], priorities)
         record_student_versions(conn, params)
     stage.drop(conn)
@@ -272,9 +273,9 @@ def _stage_table(table: Table) -> Table:
     """A temporary table for the staged rows: canonical columns without integration, keyed by source id."""
     names = [name for name in columns(table.name) if name != "integration"]
     decisions = []
-    if table.name == "students":
-        names.append("student_uid")
-        # how the identity step found the uid: written to student_mappings, never to the students table
+    if table.name in PERSON_UIDS:
+        names.append(PERSON_UIDS[table.name])
+        # how the identity step found the uid: written to the mappings, never to the person's table
         decisions.append(Column(IDENTITY_RULE, Text(), nullable=False, info={"stage_only": True}))
     decisions.append(Column(NOT_DELIVERED, Text(), info={"stage_only": True}))
     return Table(

@@ -61,6 +61,11 @@ _ENTITY_EXTRAS = {
         Index("ix_students_student_uid", "student_uid"),
         Index("ix_students_state_id", "state_id"),
     ),
+    # teacher_uid likewise: one per teacher, kept across id changes within an integration
+    "teachers": (
+        Column("teacher_uid", String(36), nullable=False),
+        Index("ix_teachers_teacher_uid", "teacher_uid"),
+    ),
     "enrollments": (
         Index("ix_enrollments_user", "integration", "user_source_id"),
         Index("ix_enrollments_section", "integration", "section_source_id"),
@@ -83,22 +88,32 @@ def _entity_table(entity: str) -> Table:
 
 ENTITY_TABLES: dict[str, Table] = {entity: _entity_table(entity) for entity in ENTITIES}
 
-student_mappings = Table(
-    "student_mappings",
-    metadata,
-    Column("integration", String(), nullable=False),
-    Column("id_type", String(), nullable=False),
-    Column("source_id", String(), nullable=False),
-    Column("student_uid", String(36), nullable=False, index=True),
-    Column("rule", String(), nullable=False),
-    Column("linked_at", DateTime(timezone=True), nullable=False),
-    # how sure the rule is (resolve/identity.py RULE_CONFIDENCE), and while which period the link held:
-    # valid_to is set when the source record is archived, so history survives id changes
-    Column("confidence", Float(), nullable=False, server_default="1.0"),
-    Column("valid_from", DateTime(timezone=True)),
-    Column("valid_to", DateTime(timezone=True)),
-    UniqueConstraint("integration", "id_type", "source_id", name="uq_student_mappings_id"),
-)
+
+def _mappings(name: str, uid: str) -> Table:
+    """Every link from a person's source id (or alternate id) to their uid, with the rule that found it.
+
+    `confidence` says how sure the rule is (resolve/identity.py RULE_CONFIDENCE); `valid_from`/`valid_to`
+    say while which period the link held: valid_to is set when the source record is archived, so
+    history survives id changes.
+    """
+    return Table(
+        name,
+        metadata,
+        Column("integration", String(), nullable=False),
+        Column("id_type", String(), nullable=False),
+        Column("source_id", String(), nullable=False),
+        Column(uid, String(36), nullable=False, index=True),
+        Column("rule", String(), nullable=False),
+        Column("linked_at", DateTime(timezone=True), nullable=False),
+        Column("confidence", Float(), nullable=False, server_default="1.0"),
+        Column("valid_from", DateTime(timezone=True)),
+        Column("valid_to", DateTime(timezone=True)),
+        UniqueConstraint("integration", "id_type", "source_id", name=f"uq_{name}_id"),
+    )
+
+
+student_mappings = _mappings("student_mappings", "student_uid")
+teacher_mappings = _mappings("teacher_mappings", "teacher_uid")
 
 PROFILE_FIELDS = ("first_name", "middle_name", "last_name", "preferred_first_name", "email", "state_id", "student_number",
                   "sex", "grade_level", "enrollment_status", "school_source_id", "status")
@@ -208,6 +223,7 @@ identity_reviews = Table(
     CheckConstraint(f"decision IN {REVIEW_DECISIONS}", name="ck_identity_reviews_decision"),
     UniqueConstraint("integration", "source_id", "candidate_uid", name="uq_identity_reviews_pair"),
 )
+
 
 api_calls = Table(
     "api_calls",

@@ -67,12 +67,32 @@ def _first_affiliation(field: str) -> Column:
     return read
 
 
-def _section_id(record: dict, roster: PowerSchoolRoster):
-    # PowerSchool marks a dropped enrollment by negating its section id.
-    return -record["section_id"] if record.get("dropped") else record.get("section_id")
+# A table's `id` is PowerSchool's internal number, not the DCID /ws/v1 keys records by, and references
+# between tables (cc.studentid, cc.sectionid) hold that internal number. The simulator derives it from
+# the DCID by a fixed offset, beyond every DCID range, so a client that mixes the two finds nothing.
+INTERNAL_ID_OFFSET = 900_000_000
 
 
-_ID = {"dcid": _at("id"), "id": _at("id")}
+def internal_id(dcid) -> int | None:
+    return None if dcid is None else int(dcid) + INTERNAL_ID_OFFSET
+
+
+def _internal(*path: str) -> Column:
+    dcid = _at(*path)
+    return lambda record, roster: internal_id(dcid(record, roster))
+
+
+def _dropped_negated(column: Column) -> Column:
+    """PowerSchool marks a dropped enrollment by negating its cc.sectionid and cc.termid."""
+
+    def read(record: dict, roster: PowerSchoolRoster):
+        value = column(record, roster)
+        return -value if value is not None and record.get("dropped") else value
+
+    return read
+
+
+_ID = {"dcid": _at("id"), "id": _internal("id")}
 TABLES = {
     table.name: table
     for table in (
@@ -87,9 +107,9 @@ TABLES = {
             "gender": _at("demographics", "gender"), "dob": _at("demographics", "birth_date"),
         }, tracks_changes=True),
         SchemaTable("cc", "section_enrollments", {
-            **_ID, "studentid": _at("student_id"), "sectionid": _section_id,
+            **_ID, "studentid": _internal("student_id"), "sectionid": _dropped_negated(_internal("section_id")),
             "schoolid": _related("schools", _related("sections", _at("section_id"), "school_id"), "school_number"),
-            "termid": _related("sections", _at("section_id"), "term_id"),
+            "termid": _dropped_negated(_related("sections", _at("section_id"), "term_id")),
             "dateenrolled": _at("entry_date"), "dateleft": _at("exit_date"),
         }, tracks_changes=True),
         SchemaTable("sections", "sections", {

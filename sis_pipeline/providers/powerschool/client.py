@@ -24,6 +24,7 @@ from sis_pipeline.providers.powerschool.changes import (
     unavailable,
 )
 from sis_pipeline.providers.powerschool.quirks import as_list, clean
+from sis_pipeline.providers.powerschool.rosters import RosterTableRefused, cc_enrollments
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,8 @@ class PowerSchoolApi(ApiProvider):
         self.zone = ZoneInfo(integration.timezone)
         # the newest transaction_date this run has listed (UTC): the watermark of the students read after it
         self._newest_listed: datetime | None = None
+        # how this run reads section enrollments ("cc" or "per-section"), decided by its first read of them
+        self._roster_path: str | None = None
 
     def iter_pages(self, collection: str, since: datetime | None = None) -> Iterator[list[dict]]:
         if collection == "student_changes":
@@ -93,21 +96,49 @@ class PowerSchoolApi(ApiProvider):
         if scope == "district":
             yield from self._list(collection, path)
             return
+        if collection == "section_enrollments" and (bulk := self._bulk_rosters()) is not None:
+            yield from bulk
+            yield from self._teacher_enrollments()
+            return
         owners = self._owner_ids("schools" if scope == "school" else "sections")
-        seen: set[str] = set()
+        seen: set = set()
         with ThreadPoolExecutor(self.client.limiter.max_concurrency, thread_name_prefix=f"ps-{collection}") as pool:
             for owner, records in zip(owners, pool.map(lambda o: list(self._list(collection, path.format(id=o))), owners)):
                 page = []
                 for record in (r for chunk in records for r in chunk):
                     if scope == "school":
                         record.setdefault("school_id", owner)  # courses do not say which school lists them
-                    if record["id"] not in seen:  # staff with two schools are listed by both
-                        seen.add(record["id"])
+                    # Staff with two schools are listed by both: once is enough. Term ids repeat in every
+                    # school (3600 is each school's year): a term is one school's, keyed with its school.
+                    key = (record.get("school_id"), record["id"]) if collection == "terms" else record["id"]
+                    if key not in seen:
+                        seen.add(key)
                         page.append(record)
                 if page:
                     yield page
         if collection == "section_enrollments":
             yield from self._teacher_enrollments()
+
+    def _bulk_rosters(self) -> Iterator[list[dict]] | None:
+        """Section enrollments from the cc table in large pages, or None: read them per section.
+
+        Decided once a run by one probe of cc (its /count): a plugin without access requests for cc,
+        students and sections is refused (403/404) and the run falls back to one roster list per section.
+        """
+        if self._roster_path == "per-section":
+            return None
+        sections = self._owner_ids("sections")
+        try:
+            pages = cc_enrollments(self, sections)
+        except RosterTableRefused as error:
+            log.info(
+                "%s section_enrollments: one roster request per section (%d sections): the plugin may not read "
+                "the cc table and the tables translating its ids (%s)", self.integration.name, len(sections), error,
+            )
+            self._roster_path = "per-section"
+            return None
+        self._roster_path = "cc"
+        return pages
 
     def _student_params(self) -> dict:
         params = {"expansions": STUDENT_EXPANSIONS}
@@ -227,8 +258,11 @@ class PowerSchoolApi(ApiProvider):
 
     def _first_page(self, path: str, params: dict, page_name: str, total: int) -> PageRequest:
         """Page 1 of a list of `total` records (as `{path}/count` said), in pages as large as the server allows."""
-        size = min(self.integration.page_size, self._page_sizes().get(f"{page_name}_max_page_size", 100))
-        return PageRequest(path, {**params, "page": 1, "pagesize": size}, total=total)
+        return PageRequest(path, {**params, "page": 1, "pagesize": self.page_size(page_name)}, total=total)
+
+    def page_size(self, page_name: str) -> int:
+        """The configured page size, capped by the server's `<page_name>_max_page_size` (100 if it says none)."""
+        return min(self.integration.page_size, self._page_sizes().get(f"{page_name}_max_page_size", 100))
 
     def _remember(self, collection: str, records: list[dict]) -> None:
         with self._lock:
