@@ -12,6 +12,7 @@ from typing import BinaryIO
 
 import orjson
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sis_pipeline.config import ConfigError
@@ -157,3 +158,34 @@ def iter_frames(path: str) -> Iterator[pd.DataFrame]:
     parquet = pq.ParquetFile(path)
     for group in range(parquet.num_row_groups):
         yield parquet.read_row_group(group).to_pandas()
+
+
+class FrameWriter:
+    """A Parquet dataset written a chunk at a time, in the given Arrow schema.
+
+    The schema is fixed up front: a chunk in which a column happens to be all missing would otherwise
+    be typed `null` and refused beside later chunks that have values. The file opens at the first chunk,
+    whose pandas metadata it keeps, so reading it back restores the dtypes a whole-frame write would.
+    """
+
+    def __init__(self, path: Path, schema: pa.Schema):
+        self.path = path
+        self.rows = 0
+        self._schema = schema
+        self._file: BinaryIO | None = None
+        self._writer: pq.ParquetWriter | None = None
+
+    def write(self, frame: pd.DataFrame) -> None:
+        table = pa.Table.from_pandas(frame, schema=self._schema, preserve_index=False)
+        if self._writer is None:
+            self._file = open_private(self.path)
+            self._writer = pq.ParquetWriter(self._file, table.schema)
+        self._writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+        self.rows += len(frame)
+
+    def close(self) -> dict:
+        if self._writer is None:
+            raise ValueError(f"{self.path}: no chunk was written, not even an empty one")
+        self._writer.close()
+        self._file.close()
+        return handle(self.path, self.rows)

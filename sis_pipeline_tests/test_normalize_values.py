@@ -33,3 +33,17 @@ def test_timestamps_are_utc():
     stamps = v.utc_timestamp(pd.Series(["2026-11-01T10:00:00.000Z", "2026-11-01T05:00:00-05:00", "nope"]))
     assert str(stamps.dt.tz) == "UTC"
     assert stamps[0] == stamps[1] and pd.isna(stamps[2])
+
+
+def test_calendar_dates_parsed_fast_agree_with_the_arithmetic_at_every_edge():
+    from sis_pipeline.normalize.models import _is_calendar_date_by_parts, is_calendar_date
+
+    dates = pd.Series(
+        ["2026-09-01", "2024-02-29", "2026-02-29", "2000-02-29", "1900-02-29", "9999-12-31", "0001-01-01", "0000-01-01",
+         "1677-12-31", "2262-04-12", "2263-01-01", "2026-13-01", "2026-04-31", "2026-1-01", "2026-01-01\n", " 2026-01-01",
+         "2026-01-01T00:00:00Z", "", None, "２０２６-01-01"],
+        dtype=object,
+    )
+    fast = is_calendar_date(dates)
+    assert fast.dtype == bool and fast.tolist() == _is_calendar_date_by_parts(dates).tolist()
+    assert fast.iloc[:8].tolist() == [True, True, False, True, False, True, True, False]

@@ -14,6 +14,7 @@ RECORD_STATUSES = ["active", "tobedeleted"]
 ENROLLMENT_ROLES = ["student", "teacher"]
 ENROLLMENT_STATUSES = ["active", "pre-registered", "transferred", "graduated", "inactive"]
 ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
+_ISO_DATE_PARTS = r"^(\d{4})-(\d{2})-(\d{2})$"
 _MONTH_DAYS = {1: 31, 2: 28, 3: 31, 4: 30, 5: 31, 6: 30, 7: 31, 8: 31, 9: 30, 10: 31, 11: 30, 12: 31}
 
 
@@ -28,8 +29,23 @@ def real_date(series: pd.Series) -> pd.Series:
 
 
 def is_calendar_date(series: pd.Series) -> pd.Series:
-    """Whether each `YYYY-MM-DD` string names a day of the Gregorian calendar, years 0001 to 9999."""
-    parts = series.astype("string").str.extract(r"^(\d{4})-(\d{2})-(\d{2})$").astype("float64")
+    """Whether each `YYYY-MM-DD` string names a day of the Gregorian calendar, years 0001 to 9999.
+
+    Most dates parse in C (pandas' datetime64 covers 1678-2262); only the rest (9999-12-31, 2026-02-30,
+    malformed) take the arithmetic below. Profiled at 100k students this check was half of validation.
+    """
+    text = series.astype("string")
+    shaped = text.str.match(_ISO_DATE_PARTS).fillna(False).astype(bool)
+    parsed = pd.to_datetime(text.where(shaped), format="%Y-%m-%d", errors="coerce")
+    result = parsed.notna().to_numpy(dtype=bool) & shaped.to_numpy()
+    unsure = shaped.to_numpy() & ~result
+    if unsure.any():
+        result[unsure] = _is_calendar_date_by_parts(text[unsure]).to_numpy(dtype=bool)
+    return pd.Series(result, index=series.index)
+
+
+def _is_calendar_date_by_parts(series: pd.Series) -> pd.Series:
+    parts = series.astype("string").str.extract(_ISO_DATE_PARTS).astype("float64")
     year, month, day = parts[0], parts[1], parts[2]
     leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
     month_days = month.map(_MONTH_DAYS) + (leap & (month == 2))

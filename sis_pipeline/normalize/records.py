@@ -29,13 +29,14 @@ def read_records(path: str, schema: pa.Schema) -> pd.DataFrame:
     try:
         table = pa_json.read_json(path, parse_options=options)
     except pa.ArrowInvalid:
-        return _read_records_in_python(path, schema)
+        return read_records_in_python(path, schema)
     while any(pa.types.is_struct(field.type) for field in table.schema):
         table = table.flatten()
     return table.to_pandas()
 
 
-def _read_records_in_python(path: str, schema: pa.Schema) -> pd.DataFrame:
+def read_records_in_python(path: str, schema: pa.Schema) -> pd.DataFrame:
+    """The slower, type-tolerant reader: a frame typed by pandas from all records, declared string fields as strings."""
     with open(path, "rb") as lines:
         records = [orjson.loads(line) for line in lines]
     frame = pd.json_normalize(records) if records else pd.DataFrame()

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from sis_pipeline.config import IntegrationConfig
+from sis_pipeline.normalize import chunks
 from sis_pipeline.normalize.checks import INPUT_ERROR_FIELD, MAX_INDEXED_CHARS, input_reasons, repeated_records
 from sis_pipeline.normalize.models import ENTITIES
 from sis_pipeline.normalize.reason_patterns import reason_patterns
@@ -34,14 +35,24 @@ def normalize_integration(
     today: date | None = None,
     *,
     newest_wins: bool = False,
+    chunk_records: int | None = None,
 ) -> dict[str, dict]:
     """Per delivered entity: handles of the valid and rejected datasets, its mode, and the counts a district reads.
 
     `today` is the run's date (UTC by default): a birth date after it is rejected. `newest_wins` (an
     incremental run) keeps only the newest version of a record read twice (it changed while the SIS was
     being paged, or a look-back read it again); otherwise differing versions are all rejected.
+    `chunk_records` (default `SIS_CHUNK_RECORDS`) records are normalised at a time, so memory stays flat
+    as districts grow (chunked.py); 0 reads each collection whole, the path below, kept as the baseline
+    the chunked one must equal.
     """
     today = today or datetime.now(UTC).date()
+    size = chunks.chunk_records() if chunk_records is None else chunk_records
+    if size:
+        # imported here: chunked.py builds on this module's helpers (newest_versions, _reject_orphans, ...)
+        from sis_pipeline.normalize.chunked import normalize_chunked
+
+        return normalize_chunked(integration, normalizer, raw, out_dir, today, newest_wins=newest_wins, size=size)
     frames: dict[str, pd.DataFrame] = {}
     results: dict[str, dict] = {}
     complete_ids: dict[str, pd.Index] = {}  # ids of entities delivered in bulk: references into them can be checked
