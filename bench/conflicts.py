@@ -10,8 +10,11 @@ Asserts the figures it prints: every strategy decides exactly the edited records
 
 import argparse
 import json
+import os
+import platform
 import time
 import uuid
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -49,7 +52,11 @@ def main() -> None:
     parser.add_argument("--json-out")
     args = parser.parse_args()
     base, incoming, overrides, edited = frames(args.students, args.edited_share)
-    results = {"students": args.students, "edited": len(edited), "strategies": {}}
+    results = {
+        "benchmark": "conflicts", "students": args.students, "edited": len(edited), "strategies": {},
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_average_1m": os.getloadavg()[0]},
+    }
     for strategy, action in EXPECTED_ACTION.items():
         started = time.perf_counter()
         decided = decide_conflicts(strategy, incoming, overrides, base)
