@@ -51,6 +51,10 @@ echo "demo-ui: a simulated district of $STUDENTS students answers on http://127.
 echo "demo-ui: the Dagster UI will be at http://127.0.0.1:$UI_PORT (partition demo_district); Ctrl-C stops both"
 echo "demo-ui: the same from another shell: source .data/dagster/demo.env"
 
+# dagster dev starts its webserver and daemon at once; on a fresh DAGSTER_HOME both would create the
+# SQLite storage and one can lose the race. Create (or upgrade) it first.
+(cd "$DAGSTER_HOME" && "$OLDPWD/.venv/bin/dagster" instance migrate >/dev/null)
+
 # From its home, so that dagster dev does not warn about the repository's dagster.yaml (copied there), and
 # with SIGINT's default handler even if this script was started with SIGINT ignored (nohup, `&`): dagster
 # dev stops cleanly on SIGINT or SIGTERM only then.

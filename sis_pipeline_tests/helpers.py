@@ -459,6 +459,10 @@ class DaemonDeployment:
         self.port = free_port()
         self.progress(f"starting dagster dev on 127.0.0.1:{self.port}")
         self._dagster_log = open(self.scratch / "dagster_dev.log", "w")
+        # dagster dev starts its webserver and daemon at once; on a fresh DAGSTER_HOME both create the
+        # SQLite storage and one can lose the race ("table ... already exists"). Create it first.
+        subprocess.run([str(self.bin / "dagster"), "instance", "migrate"], cwd=self.scratch, env=self.env,
+                       stdout=self._dagster_log, stderr=subprocess.STDOUT, check=True, timeout=120)
         self.dagster = subprocess.Popen(
             [str(self.bin / "dagster"), "dev", "-w", str(self.workspace), "-h", "127.0.0.1", "-p", str(self.port)],
             cwd=self.scratch, env=self.env, stdout=self._dagster_log, stderr=subprocess.STDOUT, start_new_session=True,

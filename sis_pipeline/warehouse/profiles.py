@@ -13,6 +13,10 @@ from sqlalchemy import Connection, DateTime, bindparam, text
 from sis_pipeline.warehouse.schema import OVERRIDABLE_FIELDS, PROFILE_FIELDS
 
 DEFAULT_PRIORITY = 1000  # an integration no longer configured ranks after every configured one
+# Profiles are shared between integrations (one child, several source rows): two integrations' loads
+# rebuilding the same child at once would both insert its row. This transaction-scoped lock serialises
+# the rebuilds (PostgreSQL; SQLite writers are serial already) until each load commits.
+PROFILES_LOCK_KEY = 0x5349_5350
 _COLUMNS = ", ".join(PROFILE_FIELDS)
 
 
@@ -33,6 +37,8 @@ def refresh_profiles(conn: Connection, uids: Iterable[str], priorities: Mapping[
 
 
 def _rebuild(conn: Connection, touched: str, params: dict, priorities: Mapping[str, int], expanding=()) -> int:
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PROFILES_LOCK_KEY})
     ranks = " ".join(f"WHEN :p_name_{i} THEN :p_rank_{i}" for i in range(len(priorities)))
     rank = f"CASE s.integration {ranks} ELSE {DEFAULT_PRIORITY} END" if priorities else str(DEFAULT_PRIORITY)
     for i, (name, value) in enumerate(sorted(priorities.items())):
