@@ -149,3 +149,41 @@ def test_a_rekeyed_teacher_with_the_same_staff_number_keeps_the_teacher_uid(dist
     assert query_rows(warehouse_url, select(teachers.c.teacher_uid).where(teachers.c.source_id == "rekeyed-teacher"))[0]["teacher_uid"] == uid
     links = {r["source_id"]: r for r in query_rows(warehouse_url, select(teacher_mappings).where(teacher_mappings.c.teacher_uid == uid))}
     assert links["rekeyed-teacher"]["rule"] == "staff_number" and links[old_id]["valid_to"] is not None
+
+
+def test_a_small_delivery_is_matched_by_keyed_lookups_with_the_same_result_as_against_every_row(
+    district, write_config, sync, warehouse_url
+):
+    import pandas as pd
+
+    from sis_pipeline.resolve.identity import resolve_identities
+    from sis_pipeline.warehouse.engine import create_warehouse_engine
+    from sis_pipeline.warehouse.student_mappings import read_identity_index
+
+    config = write_config(district)
+    assert sync(config, warehouse_url)["status"] == "success"
+    held = pd.DataFrame(query_rows(warehouse_url, select(STUDENTS)))
+    delivery = held.head(40).assign(birth_date=lambda f: f["birth_date"].map(lambda d: None if d is None else str(d)[:10]))
+    delivery = delivery.drop(columns=["student_uid"])
+    # a re-keyed child (same state id, new id), another's near-twin (same name and birth date), a stranger
+    twin = delivery.iloc[1].copy()
+    twin[["source_id", "state_id", "student_number"]] = ["near-twin", "NO-SUCH-STATE-ID", "NO-SUCH-NUMBER"]
+    rekeyed = delivery.iloc[2].copy()
+    rekeyed["source_id"] = "rekeyed"
+    delivery = pd.concat([delivery.iloc[3:], pd.DataFrame([twin, rekeyed])], ignore_index=True)
+
+    engine = create_warehouse_engine(warehouse_url)
+    try:
+        targeted = read_identity_index(engine, "springfield", delivery)
+        whole = read_identity_index(engine, "springfield")
+    finally:
+        engine.dispose()
+    assert len(targeted.people) < len(whole.people) / 4  # only what could match was read
+    by_keys, reviews_by_keys = resolve_identities(delivery, targeted, "springfield")
+    by_all, reviews_by_all = resolve_identities(delivery, whole, "springfield")
+    known = by_all["identity_rule"] != "new"  # minted uids are random: compare the matched ones and the rules
+    assert by_keys["identity_rule"].tolist() == by_all["identity_rule"].tolist()
+    assert by_keys.loc[known, "student_uid"].tolist() == by_all.loc[known, "student_uid"].tolist()
+    assert set(by_all["identity_rule"]) >= {"source_id", "state_id", "new"}
+    assert reviews_by_keys[["source_id", "candidate_uid"]].values.tolist() == reviews_by_all[["source_id", "candidate_uid"]].values.tolist()
+    assert reviews_by_all["source_id"].tolist() == ["near-twin"]

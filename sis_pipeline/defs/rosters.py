@@ -133,7 +133,8 @@ def resolved_rosters(
         if "students" in normalized_rosters.entities:
             entity = normalized_rosters.entities["students"]
             out = staging.run_dir(name, run_id) / "resolved"
-            students, reviews = resolve_identities(read_frame(entity.valid.path), read_identity_index(engine, name), name)
+            delivered = read_frame(entity.valid.path)
+            students, reviews = resolve_identities(delivered, read_identity_index(engine, name, delivered), name)
             reviews_opened = record_reviews(engine, run_id, name, reviews)
             decisions = settle_conflicts(engine, name, strategy, students)
             actions = decisions["action"].value_counts().to_dict()

@@ -1,7 +1,15 @@
-"""The identity step's view of the warehouse: the links it made, and every child it knows."""
+"""The identity step's view of the warehouse: the links it made, and the children a delivery could be.
+
+A small delivery (an incremental run) is matched against only the rows that could match it, fetched
+by key: its source and legacy ids, state ids, student numbers and birth dates. A large one (a full
+sync) reads every student row once, which costs less than thousands of keyed lookups.
+"""
+
+from collections.abc import Iterable
+from datetime import date
 
 import pandas as pd
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, and_, select
 
 from sis_pipeline.resolve.identity import IdentityIndex
 from sis_pipeline.warehouse.schema import ENTITY_TABLES, student_mappings
@@ -19,11 +27,57 @@ def read_student_mappings(engine: Engine, integration: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["id_type", "source_id", "student_uid"], dtype=object)
 
 
-def read_identity_index(engine: Engine, integration: str) -> IdentityIndex:
-    """The integration's links, and every student row of every integration (ids, names and birth dates only)."""
+TARGETED_UP_TO = 5_000  # records in a delivery matched by keyed lookups; more are matched against every row
+_KEYS_PER_QUERY = 1_000
+
+
+def read_identity_index(engine: Engine, integration: str, delivery: pd.DataFrame | None = None) -> IdentityIndex:
+    """The integration's links and the student rows of every integration (ids, names and birth dates only)
+    that the `delivery` could match; every row when no delivery is given or it is large."""
+    if delivery is None or len(delivery) > TARGETED_UP_TO:
+        return IdentityIndex(read_student_mappings(engine, integration), _people(engine, [None]))
     students = ENTITY_TABLES["students"]
+    ids = _values(delivery, "source_id") | _values(delivery, "legacy_source_id")
+    links = [
+        student_mappings.c.source_id.in_(chunk) for chunk in _chunks(ids)
+    ]
+    births = {date.fromisoformat(day) for day in _values(delivery, "birth_date")}
+    wanted = [
+        *(students.c.state_id.in_(chunk) for chunk in _chunks(_values(delivery, "state_id"))),
+        *(and_(students.c.integration == integration, students.c.student_number.in_(chunk))
+          for chunk in _chunks(_values(delivery, "student_number"))),
+        *(students.c.birth_date.in_(chunk) for chunk in _chunks(births)),
+    ]
+    mappings = _links(engine, integration, links)
+    people = _people(engine, wanted).drop_duplicates(["integration", "source_id"]) if wanted else _people(engine, [])
+    return IdentityIndex(mappings, people)
+
+
+def _links(engine: Engine, integration: str, conditions: list) -> pd.DataFrame:
+    columns = (student_mappings.c.id_type, student_mappings.c.source_id, student_mappings.c.student_uid)
     with engine.connect() as conn:
-        people = conn.execute(select(*(students.c[name] for name in _PEOPLE))).all()
-    frame = pd.DataFrame(people, columns=list(_PEOPLE), dtype=object)
+        rows = [
+            row for condition in conditions
+            for row in conn.execute(select(*columns).where(student_mappings.c.integration == integration, condition))
+        ]
+    return pd.DataFrame(rows, columns=["id_type", "source_id", "student_uid"], dtype=object)
+
+
+def _people(engine: Engine, conditions: list) -> pd.DataFrame:
+    """Student rows meeting any of `conditions` (None: every row), one query per condition."""
+    students = ENTITY_TABLES["students"]
+    query = select(*(students.c[name] for name in _PEOPLE))
+    with engine.connect() as conn:
+        rows = [row for condition in conditions for row in conn.execute(query if condition is None else query.where(condition))]
+    frame = pd.DataFrame(rows, columns=list(_PEOPLE), dtype=object)
     frame["birth_date"] = frame["birth_date"].map(lambda day: None if day is None else str(day)[:10])
-    return IdentityIndex(read_student_mappings(engine, integration), frame)
+    return frame
+
+
+def _values(frame: pd.DataFrame, column: str) -> set:
+    return set(frame[column].dropna().astype(str)) if column in frame else set()
+
+
+def _chunks(values: Iterable) -> list[list]:
+    ordered = sorted(values)
+    return [ordered[start:start + _KEYS_PER_QUERY] for start in range(0, len(ordered), _KEYS_PER_QUERY)]
