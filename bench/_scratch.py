@@ -1,7 +1,12 @@
 """Throwaway resources of one benchmark run: PostgreSQL databases and the integrations.yaml for the simulator."""
 
+import json
 import os
 import secrets
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -11,6 +16,12 @@ from sqlalchemy import make_url
 # Only the server is used from this URL: the benchmark creates and drops its own databases beside `test`.
 SERVER_URL = os.environ.get("SIS_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 DATABASE_PREFIX = "sis_bench_"
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+# warehouse table -> the simulator's collection whose total it must equal after a full sync
+TOTAL_KEYS = {
+    "schools": "schools", "terms": "academicSessions", "courses": "courses", "sections": "classes",
+    "students": "students", "teachers": "teachers", "enrollments": "enrollments",
+}
 CLIENT_ID_ENV = "BENCH_CLIENT_ID"
 CLIENT_SECRET_ENV = "BENCH_CLIENT_SECRET"
 
@@ -61,3 +72,39 @@ def write_integrations(path: Path, name: str, simulator, page_size: int) -> None
         "page_size": page_size,
     }
     path.write_text(yaml.safe_dump({"integrations": [integration]}, sort_keys=False), encoding="utf-8")
+
+
+class BenchmarkFailure(Exception):
+    """The pipeline did something wrong during the benchmark; its numbers mean nothing."""
+
+
+def check(condition: bool, message: str) -> None:
+    if not condition:
+        raise BenchmarkFailure(message)
+
+
+def run_in_scratch(label: str, run: Callable[..., dict], args) -> dict | None:
+    """`run(args, scratch, databases)` with a scratch folder and the databases it creates, both removed
+    afterwards unless `args.keep_db`; None (and one line on stderr) when the benchmark's checks failed."""
+    scratch = Path(tempfile.mkdtemp(prefix=f"sis_bench_{label}_"))
+    databases: list[str] = []
+    try:
+        return run(args, scratch, databases)
+    except BenchmarkFailure as failure:
+        print(f"{label}: FAILED: {failure}", file=sys.stderr)
+        return None
+    finally:
+        if args.keep_db:
+            print(f"[{label}] kept {scratch} and databases {', '.join(databases) or 'none'}", file=sys.stderr)
+        else:
+            for url in databases:
+                drop_database(url)
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def write_results(results: dict, out: Path) -> str:
+    """The results as JSON in `out` (its folder made if need be); returns the text written."""
+    text = json.dumps(results, indent=2, default=str) + "\n"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    return text

@@ -13,7 +13,6 @@ code at a small scale.
 """
 
 import argparse
-import json
 import os
 import signal
 import sys
@@ -26,9 +25,8 @@ sys.path.insert(0, str(REPO))  # sis_pipeline_tests is not installed: it is impo
 
 from sis_pipeline_tests.helpers import DaemonDeployment, LatencyFailure, measure_change_latency, percentile  # noqa: E402
 
-from _scratch import SERVER_URL, server_version  # noqa: E402
+from _scratch import RESULTS_DIR, SERVER_URL, server_version, write_results  # noqa: E402
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 TARGET_P95_SECONDS = 120.0
 
 
@@ -123,10 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     except LatencyFailure as failure:
         print(f"change_latency: FAILED: {failure}", file=sys.stderr)
         return 1
-    text_results = json.dumps(results, indent=2, default=str) + "\n"
-    out = args.json_out or RESULTS_DIR / f"change_latency-{args.changes}x{args.poll}s.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text_results, encoding="utf-8")
+    text_results = write_results(results, args.json_out or RESULTS_DIR / f"change_latency-{args.changes}x{args.poll}s.json")
     print(format_results(results))
     print("\n" + text_results, end="")
     return 0

@@ -13,9 +13,7 @@ import os
 import platform
 import resource
 import secrets
-import shutil
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +23,16 @@ from sqlalchemy import text
 
 from _floors import copy_floor, fetch_floor, run_frames
 from _report import format_results
-from _scratch import create_database, drop_database, server_version, write_integrations
+from _scratch import (
+    RESULTS_DIR,
+    TOTAL_KEYS,
+    check,
+    create_database,
+    run_in_scratch,
+    server_version,
+    write_integrations,
+    write_results,
+)
 from sis_pipeline.config import load_config
 from sis_pipeline.defs import build_resources
 from sis_pipeline.defs.sync_runner import sync_integrations
@@ -33,21 +40,6 @@ from sis_simulators.server import SimulatorProcess
 from sis_simulators.settings import SimulatorSettings
 
 INTEGRATION = "bench_district"
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
-# warehouse table -> the simulator's total it must equal
-TOTAL_KEYS = {
-    "schools": "schools", "terms": "academicSessions", "courses": "courses", "sections": "classes",
-    "students": "students", "teachers": "teachers", "enrollments": "enrollments",
-}
-
-
-class BenchmarkFailure(Exception):
-    """The pipeline did something wrong during the benchmark; its numbers mean nothing."""
-
-
-def check(condition: bool, message: str) -> None:
-    if not condition:
-        raise BenchmarkFailure(message)
 
 
 def progress(message: str) -> None:
@@ -168,24 +160,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json-only", action="store_true", help="print only the JSON results")
     args = parser.parse_args(argv)
 
-    scratch = Path(tempfile.mkdtemp(prefix="sis_bench_"))
-    databases: list[str] = []
-    try:
-        results = run(args, scratch, databases)
-    except BenchmarkFailure as failure:
-        print(f"full_sync: FAILED: {failure}", file=sys.stderr)
+    results = run_in_scratch("full_sync", run, args)
+    if results is None:
         return 1
-    finally:
-        if args.keep_db:
-            progress(f"kept {scratch} and databases {', '.join(databases) or 'none'}")
-        else:
-            for url in databases:
-                drop_database(url)
-            shutil.rmtree(scratch, ignore_errors=True)
-
-    RESULTS_DIR.mkdir(exist_ok=True)
     out = RESULTS_DIR / f"full_sync-{args.students}.json"
-    out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    write_results(results, out)
     if args.json_only:
         print(json.dumps(results, indent=2))
     else:

@@ -15,40 +15,33 @@ import os
 import platform
 import random
 import secrets
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import text
 
-from _scratch import create_database, drop_database, server_version, write_integrations
+from _scratch import (
+    RESULTS_DIR,
+    TOTAL_KEYS,
+    BenchmarkFailure,
+    check,
+    create_database,
+    run_in_scratch,
+    server_version,
+    write_integrations,
+    write_results,
+)
 from sis_pipeline.warehouse.engine import create_warehouse_engine
 from sis_simulators.server import SimulatorProcess
 from sis_simulators.settings import SimulatorSettings
 
 INTEGRATION = "bench_district"
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 BIN = Path(sys.executable).parent
-# warehouse table -> the simulator's collection whose total it must equal after the full sync
-TOTAL_KEYS = {
-    "schools": "schools", "terms": "academicSessions", "courses": "courses", "sections": "classes",
-    "students": "students", "teachers": "teachers", "enrollments": "enrollments",
-}
 TARGET_RATIO = 0.10  # issue 9: an incremental run after 1% of students changed takes at most 10% of a full sync
 CHANGES_PER_REQUEST = 1000
-
-
-class BenchmarkFailure(Exception):
-    """The pipeline did something wrong during the benchmark; its numbers mean nothing."""
-
-
-def check(condition: bool, message: str) -> None:
-    if not condition:
-        raise BenchmarkFailure(message)
 
 
 def progress(message: str) -> None:
@@ -286,25 +279,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep-db", action="store_true", help="keep the database and the staging folder")
     args = parser.parse_args(argv)
 
-    scratch = Path(tempfile.mkdtemp(prefix="sis_bench_incr_"))
-    databases: list[str] = []
-    try:
-        results = run(args, scratch, databases)
-    except BenchmarkFailure as failure:
-        print(f"incremental: FAILED: {failure}", file=sys.stderr)
+    results = run_in_scratch("incremental", run, args)
+    if results is None:
         return 1
-    finally:
-        if args.keep_db:
-            progress(f"kept {scratch} and databases {', '.join(databases) or 'none'}")
-        else:
-            for url in databases:
-                drop_database(url)
-            shutil.rmtree(scratch, ignore_errors=True)
-
-    text_results = json.dumps(results, indent=2) + "\n"
-    out = args.json_out or RESULTS_DIR / f"incremental-{args.students}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text_results, encoding="utf-8")
+    text_results = write_results(results, args.json_out or RESULTS_DIR / f"incremental-{args.students}.json")
     print(format_results(results))
     print("\n" + text_results, end="")
     return 0

@@ -23,7 +23,6 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 INTEGRATION = "bench_district"
 
 
@@ -126,9 +125,10 @@ def main(argv: list[str] | None = None) -> int:
         "chunk_records": args.chunk_records,
         "sizes": sizes,
     }
-    RESULTS_DIR.mkdir(exist_ok=True)
+    from _scratch import RESULTS_DIR, write_results  # here, not at the top: the measured child imports only what it needs
+
     out = RESULTS_DIR / "memory.json"
-    out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    write_results(results, out)
     print(f"{'students':>9} {'records':>9} {'path':>8} {'peak RSS MiB':>13} {'after imports':>14} {'seconds':>8}")
     for students, item in sizes.items():
         for name in ("whole", "chunked"):
