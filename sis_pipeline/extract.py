@@ -25,20 +25,22 @@ def extract_collection(provider, collection: str, out_dir: Path, since: datetime
     # credential fields the provider declares (a OneRoster user's `password`) never reach the disk
     writer = RecordWriter(out_dir / f"{collection}.ndjson", getattr(provider, "secret_fields", ()))
     refused, newest = None, None
+
+    def stage(since: datetime | None) -> None:
+        nonlocal newest
+        for page in provider.iter_pages(collection, since=since):
+            writer.write(page)
+            newest = _newer(newest, _newest_change(provider, collection, page))
+
     try:
         try:
-            pages = provider.iter_pages(collection, since=since)
-            for page in pages:
-                writer.write(page)
-                newest = _newer(newest, _newest_change(provider, collection, page))
+            stage(since)
         except ChangeFilterUnavailable as why:
             if writer.rows:
                 raise
             log.warning("%s %s: no change filter (%s); read whole, nothing archived", provider.integration.name, collection, why)
             since = None
-            for page in provider.iter_pages(collection):
-                writer.write(page)
-                newest = _newer(newest, _newest_change(provider, collection, page))
+            stage(None)
     except REFUSED as error:
         if collection not in getattr(provider, "optional_collections", ()):
             raise

@@ -181,13 +181,19 @@ ON CONFLICT (integration, id_type, source_id) DO NOTHING"""
 
 
 def close_links(table: str) -> str:
-    """A source record archived ends its link's validity; one restored opens it again."""
+    """A source record archived ends its link's validity; one restored opens it again.
+
+    Only records this load wrote can have been archived or restored (both set `updated_at = :now`), so
+    only their links are looked at: an unchanged re-sync touches none.
+    """
     mappings, _ = PERSON_LINKS[table]
     return f"""
 UPDATE {mappings} SET valid_to = (
     SELECT s.archived_at FROM {table} AS s
     WHERE s.integration = {mappings}.integration AND s.source_id = {mappings}.source_id)
-WHERE integration = :integration AND id_type = 'source_id' AND EXISTS (
+WHERE integration = :integration AND id_type = 'source_id'
+  AND source_id IN (SELECT source_id FROM {table} WHERE integration = :integration AND updated_at = :now)
+  AND EXISTS (
     SELECT 1 FROM {table} AS s
     WHERE s.integration = {mappings}.integration AND s.source_id = {mappings}.source_id
       AND ((s.archived_at IS NULL) <> ({mappings}.valid_to IS NULL)))"""

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, and_, insert, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, insert, select, update
 
 from sis_pipeline.resolve.conflicts import decide_conflicts
 from sis_pipeline.warehouse.profiles import refresh_profiles
@@ -57,31 +57,30 @@ def settle_conflicts(engine: Engine, integration: str, strategy: str, students: 
 
 
 def apply_decisions(conn: Connection, integration: str, run_id: str, decisions: pd.DataFrame, now: datetime, strategy: str) -> dict:
-    """In the load's transaction: retire the edits the SIS won, record the conflicts a person must decide."""
+    """In the load's transaction: retire the edits the SIS won, record the conflicts a person must decide.
+
+    Two batched statements. A SIS change is a conflict once: the same load writes the new SIS value
+    into `students`, which is the base the next run compares against.
+    """
     retired = decisions[decisions["action"] == "retire"]
-    for row in retired.itertuples():
+    if len(retired):
         conn.execute(
-            update(local_overrides).where(local_overrides.c.id == int(row.override_id), local_overrides.c.retired_at.is_(None))
-            .values(retired_at=now, retired_why=f"the SIS changed {row.field} ({strategy})")
+            update(local_overrides)
+            .where(local_overrides.c.id == bindparam("edit"), local_overrides.c.retired_at.is_(None))
+            .values(retired_at=now, retired_why=bindparam("why")),
+            [{"edit": int(row.override_id), "why": f"the SIS changed {row.field} ({strategy})"} for row in retired.itertuples()],
         )
-    conflicts = decisions[decisions["action"] == "conflict"]
-    recorded = 0
-    for row in conflicts.itertuples():
-        already = conn.execute(
-            select(sync_conflicts.c.id).where(
-                sync_conflicts.c.override_id == int(row.override_id), sync_conflicts.c.resolution.is_(None),
-                sync_conflicts.c.sis_value.is_(row.sis_value) if row.sis_value is None else sync_conflicts.c.sis_value == row.sis_value,
-            )
-        ).first()
-        if already is not None:
-            continue  # asked once per SIS value, not every night
-        conn.execute(insert(sync_conflicts).values(
-            integration=integration, source_id=row.source_id, student_uid=row.student_uid, field=row.field,
-            override_id=int(row.override_id), base_value=row.base_value, sis_value=row.sis_value, local_value=row.local_value,
-            run_id=run_id, detected_at=now,
-        ))
-        recorded += 1
-    return {"edits_retired": len(retired), "conflicts_recorded": recorded}
+    conflicts = [
+        {
+            "integration": integration, "source_id": row.source_id, "student_uid": row.student_uid, "field": row.field,
+            "override_id": int(row.override_id), "base_value": row.base_value, "sis_value": row.sis_value,
+            "local_value": row.local_value, "run_id": run_id, "detected_at": now,
+        }
+        for row in decisions[decisions["action"] == "conflict"].itertuples()
+    ]
+    if conflicts:
+        conn.execute(insert(sync_conflicts), conflicts)
+    return {"edits_retired": len(retired), "conflicts_recorded": len(conflicts)}
 
 
 def set_override(engine: Engine, uid: str, field: str, value: str | None, by: str, reason: str | None,
