@@ -52,5 +52,12 @@ def decide_conflicts(strategy: str, incoming: pd.DataFrame, overrides: pd.DataFr
 
 def _text(values: pd.Series) -> pd.Series:
     """Values as the text a local edit holds (dates as YYYY-MM-DD), missing as None."""
-    text = values.map(lambda v: None if v is None or (isinstance(v, float) and pd.isna(v)) or v is pd.NaT else str(v)[:10] if hasattr(v, "isoformat") and not isinstance(v, str) else str(v))
-    return text.astype(object)
+    return values.map(_as_text).astype(object)
+
+
+def _as_text(value) -> str | None:
+    if value is None or value is pd.NaT or (isinstance(value, float) and pd.isna(value)):
+        return None
+    if not isinstance(value, str) and hasattr(value, "isoformat"):  # a date (or a timestamp at midnight)
+        return str(value)[:10]
+    return str(value)

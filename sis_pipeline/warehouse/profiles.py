@@ -39,13 +39,13 @@ def refresh_profiles(conn: Connection, uids: Iterable[str], priorities: Mapping[
 def _rebuild(conn: Connection, touched: str, params: dict, priorities: Mapping[str, int], expanding=()) -> int:
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PROFILES_LOCK_KEY})
-    ranks = " ".join(f"WHEN :p_name_{i} THEN :p_rank_{i}" for i in range(len(priorities)))
-    rank = f"CASE s.integration {ranks} ELSE {DEFAULT_PRIORITY} END" if priorities else str(DEFAULT_PRIORITY)
-    for i, (name, value) in enumerate(sorted(priorities.items())):
-        params = {**params, f"p_name_{i}": name, f"p_rank_{i}": int(value)}
-    statements = [
-        f"DELETE FROM student_profiles WHERE student_uid IN ({touched})",
-        f"""
+    ranked = sorted(priorities.items())
+    params = {**params, **{f"p_name_{i}": name for i, (name, _) in enumerate(ranked)},
+              **{f"p_rank_{i}": int(value) for i, (_, value) in enumerate(ranked)}}
+    whens = " ".join(f"WHEN :p_name_{i} THEN :p_rank_{i}" for i in range(len(ranked)))
+    rank = f"CASE s.integration {whens} ELSE {DEFAULT_PRIORITY} END" if ranked else str(DEFAULT_PRIORITY)
+    _run(conn, f"DELETE FROM student_profiles WHERE student_uid IN ({touched})", params, expanding)
+    written = _run(conn, f"""
 INSERT INTO student_profiles (student_uid, integration, source_id, {_COLUMNS}, birth_date, active, sources, updated_at)
 SELECT student_uid, integration, source_id, {_COLUMNS}, birth_date, active_sources > 0, active_sources, updated_at FROM (
   SELECT s.*,
@@ -55,20 +55,21 @@ SELECT student_uid, integration, source_id, {_COLUMNS}, birth_date, active_sourc
          SUM(CASE WHEN s.archived_at IS NULL THEN 1 ELSE 0 END) OVER (PARTITION BY s.student_uid) AS active_sources
   FROM students AS s
   WHERE s.student_uid IN ({touched})) AS ranked
-WHERE pick = 1""",
-    ]
+WHERE pick = 1""", params, expanding)
     if conn.execute(text("SELECT 1 FROM local_overrides WHERE retired_at IS NULL LIMIT 1")).first() is not None:
-        statements += [_overlay(field, touched, conn.dialect.name) for field in OVERRIDABLE_FIELDS]
-    written = 0
-    for sql in statements:
-        statement = text(sql)
-        if ":now" in sql:  # typed, so SQLite compares it in the format the load stored
-            statement = statement.bindparams(bindparam("now", type_=DateTime(timezone=True)))
-        if expanding:
-            statement = statement.bindparams(*(bindparam(name, expanding=True) for name in expanding))
-        result = conn.execute(statement, params)
-        written = result.rowcount if sql is statements[1] else written
+        for field in OVERRIDABLE_FIELDS:
+            _run(conn, _overlay(field, touched, conn.dialect.name), params, expanding)
     return written
+
+
+def _run(conn: Connection, sql: str, params: dict, expanding) -> int:
+    """One statement; `:now` typed, so SQLite compares it in the format the load stored; rows it wrote."""
+    statement = text(sql)
+    if ":now" in sql:
+        statement = statement.bindparams(bindparam("now", type_=DateTime(timezone=True)))
+    if expanding:
+        statement = statement.bindparams(*(bindparam(name, expanding=True) for name in expanding))
+    return conn.execute(statement, params).rowcount
 
 
 def _overlay(field: str, touched: str, dialect: str) -> str:
