@@ -48,8 +48,8 @@ def build_definitions(config: PipelineConfig) -> dg.Definitions:
     the same run from the command line, and the steps are sequential anyway.
     """
     assets = roster_assets(config)
-    partitions, roster_graph = integration_partitions(config), dg.AssetSelection.groups("rosters", "warehouse")
-    job, changes = sync_job(partitions, roster_graph), changes_job(partitions, roster_graph)
+    partitions = integration_partitions(config)
+    job, changes = sync_job(partitions), changes_job(partitions)
     schedules, change_sensors = automation(config, job, changes)
     return dg.Definitions(
         assets=assets,

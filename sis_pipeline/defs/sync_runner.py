@@ -10,6 +10,7 @@ import dagster as dg
 from sis_pipeline.config import PipelineConfig
 from sis_pipeline.counts import COUNT_NAMES
 from sis_pipeline.defs import build_resources, roster_assets
+from sis_pipeline.defs.automation import roster_selection
 from sis_pipeline.errors import classify, describe
 from sis_pipeline.normalize.models import ENTITIES
 from sis_pipeline.warehouse.holds import find_hold
@@ -46,8 +47,7 @@ def sync_integrations(
         "loggers": {"console": {"config": {"log_level": dagster_log_level}}},
         "ops": {"raw_rosters": {"config": {"mode": mode}}},
     }
-    # An incremental run leaves the whole-table checks to the nightly full sync, as the change sensor's runs do.
-    selection = dg.AssetSelection.all().without_checks() if mode == "incremental" else None
+    selection = roster_selection(mode)  # what the schedule's and the change sensor's runs materialize too
     report, interrupted = {}, False
     for name in names:
         if interrupted:
