@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import platform
-import random
 import secrets
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
+from _changes import apply_changes, choose_changes, new_given_name
 from _scratch import (
     RESULTS_DIR,
     TOTAL_KEYS,
@@ -41,7 +41,6 @@ from sis_simulators.settings import SimulatorSettings
 INTEGRATION = "bench_district"
 BIN = Path(sys.executable).parent
 TARGET_RATIO = 0.10  # issue 9: an incremental run after 1% of students changed takes at most 10% of a full sync
-CHANGES_PER_REQUEST = 1000
 
 
 def progress(message: str) -> None:
@@ -110,14 +109,6 @@ def rewritten(conn, entity: str, since: datetime) -> dict:
     return {"changed_vs_snapshot": set(moved), "updated_after_start": after, "new_rows": new}
 
 
-def choose_changes(student_ids: list[str], fraction: float, tobedeleted_share: float, seed: int) -> tuple[list[str], list[str]]:
-    """(students to rename, students to mark tobedeleted): `fraction` of the students, drawn with `seed`."""
-    count = max(2, round(len(student_ids) * fraction))
-    chosen = random.Random(seed).sample(sorted(student_ids), count)
-    deleted = max(1, round(count * tobedeleted_share))
-    return chosen[deleted:], chosen[:deleted]
-
-
 def run(args, scratch: Path, databases: list[str]) -> dict:
     load_at_start = os.getloadavg()[0]
     settings = SimulatorSettings(client_secret=secrets.token_urlsafe(24), max_limit=max(10_000, args.page_size))
@@ -152,14 +143,8 @@ def run(args, scratch: Path, databases: list[str]) -> dict:
                 student_ids = conn.execute(text("SELECT source_id FROM students WHERE integration = :name"),
                                            {"name": INTEGRATION}).scalars().all()
             renamed, deleted = choose_changes(student_ids, args.change_fraction, args.tobedeleted_share, args.seed)
-            changes = [{"op": "update", "collection": "students", "sourcedId": s, "fields": {"givenName": f"Changed{i}"}}
-                       for i, s in enumerate(renamed)]
-            changes += [{"op": "tobedeleted", "collection": "students", "sourcedId": s} for s in deleted]
-            progress(f"changing {len(changes)} students at the simulator: {len(renamed)} renamed, {len(deleted)} tobedeleted")
-            for start in range(0, len(changes), CHANGES_PER_REQUEST):
-                batch = changes[start:start + CHANGES_PER_REQUEST]
-                applied = simulator.apply_changes(batch)["applied"]
-                check(applied == len(batch), f"the simulator applied {applied} of {len(batch)} changes")
+            progress(f"changing {len(renamed) + len(deleted)} students at the simulator: {len(renamed)} renamed, {len(deleted)} tobedeleted")
+            changed = apply_changes(simulator, renamed, deleted)
 
             with engine.connect() as conn:
                 incremental_start = conn.execute(text("SELECT clock_timestamp()")).scalar_one()
@@ -167,7 +152,6 @@ def run(args, scratch: Path, databases: list[str]) -> dict:
             incremental = sync("incremental")
 
             progress("checking what the incremental sync wrote")
-            changed = len(changes)
             counts = incremental["entities"]
             students = counts["students"]
             check(students["inserted"] == 0 and students["updated"] == changed and students["archived"] == len(deleted),
@@ -200,7 +184,7 @@ def run(args, scratch: Path, databases: list[str]) -> dict:
                 check(not item["changed_vs_snapshot"] and item["updated_after_start"] == 0,
                       f"{entity}: {len(item['changed_vs_snapshot'])} rows rewritten by the incremental run")
         check(archived == set(deleted), f"archived students differ from those marked tobedeleted ({len(archived)} vs {len(deleted)})")
-        wrong_names = {s: names.get(s) for i, s in enumerate(renamed) if names.get(s) != f"Changed{i}"}
+        wrong_names = {s: names.get(s) for i, s in enumerate(renamed) if names.get(s) != new_given_name(i)}
         check(not wrong_names, f"{len(wrong_names)} renamed students lack their new name, e.g. {list(wrong_names.items())[:3]}")
         check(dict(last_run) == {"run_id": incremental["run_id"], "mode": "incremental", "status": "success"},
               f"sync_runs' newest record is not the incremental run: {dict(last_run)}")
