@@ -129,15 +129,15 @@ def run_size(args, size: int, scratch: Path, databases: list[str]) -> dict:
                           "client_id_env": CLIENT_ID_ENV, "client_secret_env": CLIENT_SECRET_ENV,
                           "endpoints": endpoints, "page_size": args.page_size, "parallel": parallel}
             phases["fetch_floor"] = phase("(a) fetch floor: every page with plain httpx, parsed and dropped",
-                                          lambda: run_child("fetch floor", [sys.executable, str(BENCH / "_floors.py"), "fetch"], dict(fetch_spec)))
+                                          lambda: run_child("fetch floor", [sys.executable, str(BENCH / "_floors.py"), "fetch"], fetch_spec))
             check_counts("fetch floor", {c: item["records"] for c, item in phases["fetch_floor"]["per_collection"].items()},
                          {c: totals[c] for c in endpoints})
 
             if not args.no_dlt:
                 databases.append(create_database())
                 dlt_spec = fetch_spec | {"database_url": libpq_url(databases[-1]), "work_dir": str(scratch / "dlt")}
-                # -I: isolated, so bench/ (whose requests.py would shadow the library dlt needs) is not on its path
                 python = dlt_python(progress)
+                # -I (isolated): bench/ is not on its path, where our requests.py would shadow the library dlt needs
                 phases["dlt"] = phase("(c) dlt rest_api source into a fresh database (merge, csv loader)",
                                       lambda: run_child("dlt baseline", [str(python), "-I", str(BENCH / "dlt_baseline.py")], dlt_spec))
                 check_counts("dlt baseline", phases["dlt"]["per_collection"], {c: totals[c] for c in endpoints})
@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     measured = []
-    for size in args.sizes:
+    for size in sorted(args.sizes):
         results = run_in_scratch(f"suite-{size}", lambda args, scratch, databases: run_size(args, size, scratch, databases), args)
         if results is None:
             return 1
@@ -188,7 +188,13 @@ def main(argv: list[str] | None = None) -> int:
         (args.results_dir / f"suite-{size}.md").write_text(table + "\n", encoding="utf-8")
         print(table + "\n", flush=True)
     if len(measured) > 1:
-        print(across_sizes(measured))
+        # kept with the last size's results, the run's end
+        line = across_sizes(measured)
+        last = measured[-1] | {"peak_rss_across_sizes": line}
+        write_results(last, args.results_dir / f"suite-{last['students']}.json")
+        with (args.results_dir / f"suite-{last['students']}.md").open("a", encoding="utf-8") as table:
+            table.write("\n" + line + "\n")
+        print(line)
     print(f"written to {args.results_dir}/suite-<size>.json and .md")
     return 0
 
