@@ -1,17 +1,20 @@
 """Step 2 in bounded memory: each entity's own records normalised, checked and validated a chunk at a time.
 
-The result is the whole-collection path's (stage.py), row for row and reason for reason. Per entity:
+The result is the whole-collection path's (stage.py), row for row and reason for reason. Per entity
+(`EntityChunks`), chunks are added as they come (from a finished file, or while extraction is still
+writing it: streaming.py), then the entity is finished:
 
-1. Each chunk of raw records is normalised and checked record by record (`input_reasons`). The rows
-   left (candidates) are spilled to a private file of the run; only their source ids' 64-bit hashes and
-   positions stay in memory.
-2. Source ids whose hash occurs twice are the only rows cross-record rules can touch. Those rows (all
-   copies of every repeated id, plus any hash collision, which the exact rules then leave alone) are
-   read back and settled by the same functions the whole path uses (`newest_versions`,
-   `repeated_records`), so identical copies collapse and differing versions are rejected exactly as before.
-3. Each spilled chunk, less the rows settled away, is validated, checked for orphans and appended to
-   the entity's Parquet. Per-chunk validation equals whole-frame validation once no non-null id repeats:
-   pandera's only cross-row check is source_id's uniqueness, and it does not count missing ids.
+1. `add`: a chunk of raw records is normalised and checked record by record (`input_reasons`), and the
+   rows left (candidates) validated at once, except rows whose id repeats within the chunk. Candidates
+   and validation results are spilled to private files of the run; only the candidates' source-id
+   64-bit hashes and positions stay in memory.
+2. `finish`: source ids whose hash occurs twice are the only rows cross-record rules can touch. Those
+   rows (all copies of every repeated id, plus any hash collision, which the exact rules then leave
+   alone) are read back, their early validation discarded, settled by the same functions the whole path
+   uses (`newest_versions`, `repeated_records`) and the survivors validated. Per-chunk validation equals
+   whole-frame validation once no non-null id repeats: pandera's only cross-row check is source_id's
+   uniqueness, and it does not count missing ids.
+3. Each chunk's valid rows are checked for orphans and appended to the entity's Parquet.
 
 What stays in memory across chunks: the hashes (16 bytes per record), the ids of students, teachers and
 sections delivered in bulk (for enrollments' orphan check), the rejected rows' reasons, and the related
@@ -23,7 +26,7 @@ import pickle
 import shutil
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -54,17 +57,17 @@ def valid_schema(entity: str) -> pa.Schema:
     return pa.schema([(name, _ARROW_TYPES[str(column.dtype)]) for name, column in columns.items()] + [(NOT_DELIVERED, pa.string())])
 
 
-@dataclass
-class _Spilled:
-    """What the first pass over an entity's records leaves: spill files and small per-record keys."""
+@dataclass(frozen=True)
+class ChunkOptions:
+    """What every entity of one normalisation shares."""
 
-    files: list[Path] = field(default_factory=list)
-    fetched: int = 0
-    reasons: list[pd.Series] = field(default_factory=list)
-    rejected_ids: list[pd.Series] = field(default_factory=list)  # source_id of each rejected row, by position
-    hashes: list[np.ndarray] = field(default_factory=list)
-    positions: list[np.ndarray] = field(default_factory=list)
-    ids: list[pd.Series] = field(default_factory=list)  # every record's id, for later orphan checks
+    integration: IntegrationConfig
+    normalizer: object
+    raw: dict[str, dict]  # collection -> handle (path, mode); rows may still be growing while streaming
+    modes: dict[str, str]
+    today: date
+    newest_wins: bool
+    size: int
 
 
 def normalize_chunked(
@@ -78,24 +81,28 @@ def normalize_chunked(
     size: int,
 ) -> dict[str, dict]:
     """`normalize_integration`'s result, computed `size` records at a time (see the module's docstring)."""
+    options = ChunkOptions(integration, normalizer, raw, {c: h["mode"] for c, h in raw.items()}, today, newest_wins, size)
     results: dict[str, dict] = {}
     complete_ids: dict[str, pd.Index] = {}
     related_frames: dict[str, pd.DataFrame] = {}
     delivered = [entity for entity in ENTITIES if normalizer.sources[entity][0] in raw]
-    modes = {collection: handle["mode"] for collection, handle in raw.items()}
-    context = _Context(integration, normalizer, raw, modes, today, newest_wins, size)
     for position, entity in enumerate(delivered):
         started = time.perf_counter()
-        sources = normalizer.sources[entity]
-        for collection in sources[1:]:
-            if collection not in related_frames:
-                related_frames[collection] = _related(raw, collection, normalizer.schemas[collection], size)
-        related = {collection: related_frames[collection] for collection in sources[1:]}
-        spill_dir = out_dir / f".spill-{entity}"
+        related = related_collections(options, entity, related_frames)
+        source = normalizer.sources[entity][0]
+        chunks = EntityChunks(options, entity, related, out_dir)
         try:
-            result, ids = context.entity(entity, related, complete_ids, out_dir, spill_dir)
+            try:
+                for chunk in iter_records(raw[source]["path"], normalizer.schemas[source], size):
+                    chunks.add(chunk)
+            except MixedTypes:  # the whole path reads such a file in Python throughout: so do we
+                chunks.discard()
+                chunks = EntityChunks(options, entity, related, out_dir)
+                for chunk in iter_records(raw[source]["path"], normalizer.schemas[source], size, python=True):
+                    chunks.add(chunk)
+            result, ids = chunks.finish(complete_ids)
         finally:
-            shutil.rmtree(spill_dir, ignore_errors=True)
+            chunks.discard()
         if result["mode"] == "bulk" and entity in REFERENCED:  # a rejected record still exists: not an orphan
             complete_ids[entity] = ids
         results[entity] = result | {"seconds": round(time.perf_counter() - started, 3)}
@@ -105,6 +112,14 @@ def normalize_chunked(
     return results
 
 
+def related_collections(options: ChunkOptions, entity: str, held: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The related collections `entity` joins, read once into `held` (declared fields only)."""
+    for collection in options.normalizer.sources[entity][1:]:
+        if collection not in held:
+            held[collection] = _related(options.raw, collection, options.normalizer.schemas[collection], options.size)
+    return {collection: held[collection] for collection in options.normalizer.sources[entity][1:]}
+
+
 def _related(raw: dict[str, dict], collection: str, schema: pa.Schema, size: int) -> pd.DataFrame:
     """A related collection's declared fields; an undelivered one reads as no records (as in stage._read)."""
     if collection not in raw:
@@ -112,38 +127,76 @@ def _related(raw: dict[str, dict], collection: str, schema: pa.Schema, size: int
     return read_related(raw[collection]["path"], schema, size)
 
 
-@dataclass
-class _Context:
-    integration: IntegrationConfig
-    normalizer: object
-    raw: dict[str, dict]
-    modes: dict[str, str]
-    today: date
-    newest_wins: bool
-    size: int
+class EntityChunks:
+    """One entity normalised a chunk at a time: `add` every chunk of its source records in order, then `finish`."""
 
-    def entity(self, entity, related, complete_ids, out_dir, spill_dir) -> tuple[dict, pd.Index]:
-        source = self.normalizer.sources[entity][0]
-        try:
-            spilled = self._first_pass(entity, related, spill_dir, python=False)
-        except MixedTypes:  # the whole path reads such a file in Python throughout: so do we
-            shutil.rmtree(spill_dir, ignore_errors=True)
-            spilled = self._first_pass(entity, related, spill_dir, python=True)
-        dropped, collapsed = self._settle(spilled)
+    def __init__(self, options: ChunkOptions, entity: str, related: dict[str, pd.DataFrame], out_dir: Path):
+        self.options, self.entity, self.related, self.out_dir = options, entity, related, out_dir
+        self.source = options.normalizer.sources[entity][0]
+        self.spill_dir = out_dir / f".spill-{entity}"
+        self.files: list[tuple[Path, Path]] = []  # per chunk: (candidates, validation results)
+        self.fetched = 0
+        self.reasons: list[pd.Series] = []  # final reasons, by position (input checks; at finish the rest)
+        self.rejected_ids: list[pd.Series] = []  # source_id of each such rejected row, by position
+        self.hashes: list[np.ndarray] = []
+        self.positions: list[np.ndarray] = []
+        self.ids: list[pd.Series] = []  # every record's id, for later orphan checks
 
-        writer = FrameWriter(out_dir / "valid" / f"{entity}.parquet", valid_schema(entity))
+    def add(self, chunk: pd.DataFrame) -> None:
+        """Normalise, check and validate one chunk; spill it, keeping only its candidates' id hashes."""
+        options, entity = self.options, self.entity
+        self.fetched += len(chunk)
+        records = {self.source: chunk, **self.related}
+        frame = options.normalizer.normalize(entity, records, options.integration)
+        raw_errors = whole._raw_errors(chunk, options.normalizer.unreadable_related(entity, records))
+        reasons = input_reasons(frame, raw_errors, options.today)
+        self.reasons.append(reasons)
+        self.rejected_ids.append(frame.loc[reasons.index, "source_id"])
+        if entity in REFERENCED:
+            self.ids.append(frame["source_id"].dropna())
+        candidates = frame.drop(index=reasons.index)
+        kept = options.normalizer.not_delivered(entity, records, options.modes).reindex(candidates.index)
+        sent = sent_flags(options.normalizer, entity, chunk).reindex(candidates.index)
+        ids = candidates["source_id"]
+        known = ids.notna().to_numpy()
+        self.hashes.append(pd.util.hash_array(ids[known].to_numpy(dtype=object)))
+        self.positions.append(candidates.index[known].to_numpy())
+        # Rows whose id repeats within the chunk wait for finish(): validated now, pandera would call them not unique.
+        repeated_here = (ids.notna() & ids.duplicated(keep=False)).to_numpy()
+        valid, invalid = validate(entity, candidates[~repeated_here])
+        # Pickle, not Parquet: private scratch files read back by this entity alone, and they round-trip
+        # every dtype exactly (validation must see the very frame the whole path would).
+        number = len(self.files)
+        paths = (self.spill_dir / f"{number:06d}.candidates.pickle", self.spill_dir / f"{number:06d}.validated.pickle")
+        self._spill(paths[0], candidates)
+        self._spill(paths[1], (valid, invalid, candidates.loc[invalid.index, "source_id"], kept, sent))
+        self.files.append(paths)
+
+    def finish(self, complete_ids: dict[str, pd.Index]) -> tuple[dict, pd.Index]:
+        """The entity's datasets and counts, and its records' ids (for the orphan checks of later entities)."""
+        options, entity = self.options, self.entity
+        suspects = self._suspects()
+        survivors, collapsed = self._settle(suspects)
+        writer = FrameWriter(self.out_dir / "valid" / f"{entity}.parquet", valid_schema(entity))
         dropped_values, kept_rows = Counter(), Counter()
         last_valid = None
-        for path in spilled.files:
-            with open(path, "rb") as spill:
-                candidates, kept, sent = pickle.load(spill)
-            if len(dropped):
-                candidates = candidates[~candidates.index.isin(dropped)]
-            valid, invalid = validate(entity, candidates)
+        for _, validated in self.files:
+            valid, invalid, invalid_ids, kept, sent = _unspill(validated)
+            ids = [invalid_ids, valid["source_id"]]  # where the source id of a row rejected below is read
+            if len(suspects):  # their early validation is replaced by the settled survivors'
+                valid, invalid = valid[~valid.index.isin(suspects)], invalid[~invalid.index.isin(suspects)]
+                mine = survivors[survivors.index.isin(kept.index)]
+                if len(mine):
+                    ids.append(mine["source_id"])
+                    settled_valid, settled_invalid = validate(entity, mine)
+                    valid = pd.concat([valid, settled_valid]).sort_index() if len(valid) else settled_valid
+                    invalid = pd.concat([invalid, settled_invalid]).sort_index()
             if entity == "enrollments":
                 valid, invalid = whole._reject_orphans(valid, invalid, complete_ids)
-            spilled.reasons.append(invalid)
-            spilled.rejected_ids.append(candidates.loc[invalid.index, "source_id"])
+            if len(invalid):
+                self.reasons.append(invalid)
+                known = pd.concat(ids)
+                self.rejected_ids.append(known[~known.index.duplicated()].reindex(invalid.index))
             kept = kept.reindex(valid.index)
             dropped_values.update(dropped_counts(sent, valid))
             kept_rows.update(kept.dropna().value_counts().to_dict())
@@ -153,9 +206,10 @@ class _Context:
         if writer.rows == 0 and last_valid is not None:  # as the whole path: an empty dataset still has its row group
             writer.write(last_valid)
 
-        reasons = pd.concat([r for r in spilled.reasons if len(r)] or [pd.Series(dtype=object)]).sort_index()
-        source_ids = pd.concat([s for s in spilled.rejected_ids if len(s)] or [pd.Series(dtype=object)])
-        payloads = read_lines(self.raw[source]["path"], whole.payload_positions(reasons))
+        reasons = pd.concat([r for r in self.reasons if len(r)] or [pd.Series(dtype=object)]).sort_index()
+        source_ids = pd.concat([s for s in self.rejected_ids if len(s)] or [pd.Series(dtype=object)])
+        source_ids = source_ids[~source_ids.index.duplicated()]
+        payloads = read_lines(options.raw[self.source]["path"], whole.payload_positions(reasons))
         rejected = pd.DataFrame(
             {
                 "source_id": source_ids.reindex(reasons.index).str.slice(0, MAX_INDEXED_CHARS).values,
@@ -168,64 +222,51 @@ class _Context:
         if kept_columns:
             log.warning(
                 "%s/%s: %s not delivered for %d records; the warehouse keeps its values",
-                self.integration.name, entity, ", ".join(kept_columns), sum(kept_rows.values()),
+                options.integration.name, entity, ", ".join(kept_columns), sum(kept_rows.values()),
             )
         result = {
-            "mode": self.raw[source]["mode"],
+            "mode": options.raw[self.source]["mode"],
             "valid": writer.close(),
-            "rejected": write_frame(out_dir / "rejected" / f"{entity}.parquet", rejected),
-            "fetched": spilled.fetched,
+            "rejected": write_frame(self.out_dir / "rejected" / f"{entity}.parquet", rejected),
+            "fetched": self.fetched,
             "repeated": collapsed,
             "kept_columns": kept_columns,
             "kept_rows": sum(kept_rows.values()),
-            "warnings": warnings_from_counts(self.normalizer, entity, dropped_values, kept_rows),
+            "warnings": warnings_from_counts(options.normalizer, entity, dropped_values, kept_rows),
         }
-        ids = pd.Index(pd.concat(spilled.ids)) if spilled.ids else pd.Index([], dtype=object)
+        ids = pd.Index(pd.concat(self.ids)) if self.ids else pd.Index([], dtype=object)
         return result, ids
 
-    def _first_pass(self, entity: str, related: dict, spill_dir: Path, *, python: bool) -> _Spilled:
-        """Normalise and check every chunk record by record; spill the candidates, keep their id hashes."""
-        source = self.normalizer.sources[entity][0]
-        spilled = _Spilled()
-        for number, chunk in enumerate(iter_records(self.raw[source]["path"], self.normalizer.schemas[source], self.size, python=python)):
-            spilled.fetched += len(chunk)
-            records = {source: chunk, **related}
-            frame = self.normalizer.normalize(entity, records, self.integration)
-            reasons = input_reasons(frame, whole._raw_errors(chunk, self.normalizer.unreadable_related(entity, records)), self.today)
-            spilled.reasons.append(reasons)
-            spilled.rejected_ids.append(frame.loc[reasons.index, "source_id"])
-            if entity in REFERENCED:
-                spilled.ids.append(frame["source_id"].dropna())
-            candidates = frame.drop(index=reasons.index)
-            kept = self.normalizer.not_delivered(entity, records, self.modes).reindex(candidates.index)
-            sent = sent_flags(self.normalizer, entity, chunk).reindex(candidates.index)
-            ids = candidates["source_id"]
-            known = ids.notna().to_numpy()
-            spilled.hashes.append(pd.util.hash_array(ids[known].to_numpy(dtype=object)))
-            spilled.positions.append(candidates.index[known].to_numpy())
-            # Pickle, not Parquet: a private scratch file read back by this step alone, and it round-trips
-            # every dtype exactly (validation must see the very frame the whole path would).
-            path = spill_dir / f"{number:06d}.pickle"
-            with open_private(path) as spill:
-                pickle.dump((candidates, kept, sent), spill, protocol=pickle.HIGHEST_PROTOCOL)
-            spilled.files.append(path)
-        return spilled
+    def discard(self) -> None:
+        """Remove the spill files (after finish, or when the entity is started again)."""
+        shutil.rmtree(self.spill_dir, ignore_errors=True)
 
-    def _settle(self, spilled: _Spilled) -> tuple[pd.Index, int]:
-        """Rows repeated ids take out of the load (older versions, copies, conflicts) and how many copies collapsed."""
-        hashes = np.concatenate(spilled.hashes) if spilled.hashes else np.array([], dtype=np.uint64)
-        positions = np.concatenate(spilled.positions) if spilled.positions else np.array([], dtype=np.int64)
-        suspects = positions[pd.Series(hashes).duplicated(keep=False).to_numpy()]
+    def _spill(self, path: Path, value) -> None:
+        with open_private(path) as spill:
+            pickle.dump(value, spill, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def _suspects(self) -> np.ndarray:
+        """Positions of candidates whose id hash occurs more than once."""
+        hashes = np.concatenate(self.hashes) if self.hashes else np.array([], dtype=np.uint64)
+        positions = np.concatenate(self.positions) if self.positions else np.array([], dtype=np.int64)
+        return positions[pd.Series(hashes).duplicated(keep=False).to_numpy()]
+
+    def _settle(self, suspects: np.ndarray) -> tuple[pd.DataFrame, int]:
+        """The suspects left after the cross-record rules (older versions, copies, conflicts), and copies collapsed."""
         if not len(suspects):
-            return pd.Index([]), 0
+            return pd.DataFrame(), 0
         parts = []
-        for path in spilled.files:
-            with open(path, "rb") as spill:
-                candidates = pickle.load(spill)[0]
+        for candidates_path, _ in self.files:
+            candidates = _unspill(candidates_path)
             parts.append(candidates[candidates.index.isin(suspects)])
         rows = pd.concat(parts)
-        survivors = whole.newest_versions(rows) if self.newest_wins else rows
-        checked, collapsed, conflicts = repeated_records(survivors)
-        spilled.reasons.append(conflicts)
-        spilled.rejected_ids.append(rows.loc[conflicts.index, "source_id"])
-        return rows.index.difference(checked.index), collapsed
+        settled = whole.newest_versions(rows) if self.options.newest_wins else rows
+        checked, collapsed, conflicts = repeated_records(settled)
+        self.reasons.append(conflicts)
+        self.rejected_ids.append(rows.loc[conflicts.index, "source_id"])
+        return checked, collapsed
+
+
+def _unspill(path: Path):
+    with open(path, "rb") as spill:
+        return pickle.load(spill)
