@@ -62,6 +62,9 @@ class StagedRun(BaseModel):
 
 class RawRosters(StagedRun):
     collections: dict[str, RawCollection]
+    # the entities normalised while these collections were extracted (normalize/streaming.py), which the
+    # same run's normalise step adopts; None when extraction did not normalise (a small district)
+    normalized: dict[str, "EntityDatasets"] | None = None
 
 
 class RosterDatasets(StagedRun):

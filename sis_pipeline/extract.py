@@ -14,12 +14,13 @@ from sis_pipeline.staging import RecordWriter
 log = logging.getLogger(__name__)
 
 
-def extract_collection(provider, collection: str, out_dir: Path, since: datetime | None = None) -> dict | None:
+def extract_collection(provider, collection: str, out_dir: Path, since: datetime | None = None, listener=None) -> dict | None:
     """The collection's staged dataset; None when the SIS refused a collection the provider declares optional.
 
     With `since`, only records modified at or after it are read; if the SIS refuses the change filter
     before any page came, the collection is read whole. The handle's `newest_change` is the newest
-    modification time among the records (the SIS's clock), the candidate for its watermark.
+    modification time among the records (the SIS's clock), the candidate for its watermark. A `listener`
+    (normalize/streaming.py) hears of every page on disk and of the collection's end.
     """
     started = time.perf_counter()
     # credential fields the provider declares (a OneRoster user's `password`) never reach the disk
@@ -31,6 +32,9 @@ def extract_collection(provider, collection: str, out_dir: Path, since: datetime
         for page in provider.iter_pages(collection, since=since):
             writer.write(page)
             newest = _newer(newest, _newest_change(provider, collection, page))
+            if listener is not None:
+                writer.flush()
+                listener.written(collection, writer.path, writer.rows)
 
     try:
         try:
@@ -47,6 +51,8 @@ def extract_collection(provider, collection: str, out_dir: Path, since: datetime
         refused = error
     finally:
         result = writer.close()
+    if listener is not None:
+        listener.finished(collection, writer.path, None if refused is not None else result["rows"])
     if refused is not None:
         writer.path.unlink()
         log.warning(
@@ -61,21 +67,24 @@ def extract_collection(provider, collection: str, out_dir: Path, since: datetime
 
 
 def extract(
-    provider, out_dir: Path, since: Mapping[str, datetime] | None = None
+    provider, out_dir: Path, since: Mapping[str, datetime] | None = None, listener=None
 ) -> tuple[dict[str, dict], list[str]]:
     """Handles of the raw datasets of every delivered collection (with its mode), `provider.parallel` at a time,
     and the optional collections the SIS refused (skipped).
 
     `since` (an incremental run: per collection, where to read changes from) makes every collection a
     delta, whether filtered or read whole, so nothing is archived for being absent from it.
+    `listener`: see extract_collection.
     """
     modes = provider.collection_modes()
     if since is not None:
         modes = {collection: "absent" if mode == "absent" else "delta" for collection, mode in modes.items()}
     delivered = [collection for collection in provider.collections if modes[collection] != "absent"]
+    if listener is not None:
+        listener.planned(modes)
     pool = ThreadPoolExecutor(max_workers=max(1, provider.parallel), thread_name_prefix="extract")
     try:
-        futures = {c: pool.submit(extract_collection, provider, c, out_dir, (since or {}).get(c)) for c in delivered}
+        futures = {c: pool.submit(extract_collection, provider, c, out_dir, (since or {}).get(c), listener) for c in delivered}
         results = {collection: future.result() for collection, future in futures.items()}
     except BaseException as exc:
         # An interrupted run (SIGTERM, a run terminated in Dagster) stops now: no collection not yet

@@ -86,6 +86,10 @@ class RecordWriter:
             self._file.write(b"\n".join(lines) + b"\n")
             self.rows += len(records)
 
+    def flush(self) -> None:
+        """Every record written so far readable by another process (normalising while extracting)."""
+        self._file.flush()
+
     def close(self) -> dict:
         self._file.close()
         return handle(self.path, self.rows)

@@ -101,10 +101,10 @@ def outcome(raw, out_dir, size: int, newest_wins: bool, integration: Integration
 
 
 def arrow_readable(district: dict[str, list[dict]]) -> dict[str, list[dict]]:
-    """The dirty district less its numeric id and number, so Arrow reads students chunk by chunk (no whole-file
-    fallback; read whole, pandas would type the lone number a float, chunks of one an integer)."""
-    students = [s | {"metadata": {"home": s["metadata"]["home"]}} for s in district["students"] if not isinstance(s["sourcedId"], int)]
-    return district | {"students": students}
+    """The dirty district less its numeric ids and number, so Arrow reads every collection chunk by chunk (no
+    whole-file fallback; read whole, pandas would type the lone number a float, chunks of one an integer)."""
+    readable = {name: [r for r in records if not isinstance(r.get("sourcedId"), int)] for name, records in district.items()}
+    return readable | {"students": [s | {"metadata": {"home": s["metadata"]["home"]}} for s in readable["students"]]}
 
 
 @pytest.mark.parametrize("newest_wins", [False, True])

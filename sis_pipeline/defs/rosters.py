@@ -11,7 +11,9 @@ from sis_pipeline.defs.resources import RunLockResource, StagingResource, Wareho
 from sis_pipeline.defs.steps import recorded_sync_step
 from sis_pipeline.extract import extract
 from sis_pipeline.incremental import committable_watermarks, plan_since
+from sis_pipeline.normalize.chunks import chunk_records
 from sis_pipeline.normalize.stage import normalize_integration
+from sis_pipeline.normalize.streaming import NormalizeWhileExtracting
 from sis_pipeline.resolve.identity import assign_teacher_uids, resolve_identities
 from sis_pipeline.staging import read_frame, write_frame
 from sis_pipeline.warehouse.audit import record_api_calls
@@ -48,13 +50,17 @@ def raw_rosters(
         provider = open_provider(integration, warehouse)
         started = time.perf_counter()
         extracted_at = datetime.now(UTC)
-        since, whole = None, []
+        since, whole, normalized = None, [], None
+        listener = _normalize_while_extracting(integration, staging.run_dir(name, run_id), config.mode, extracted_at)
         try:
             if config.mode == "incremental":
                 since, whole = plan_since(provider, read_watermarks(engine, name), integration.lookback_seconds)
-            collections, skipped = extract(provider, staging.run_dir(name, run_id) / "raw", since)
+            collections, skipped = extract(provider, staging.run_dir(name, run_id) / "raw", since, listener)
             api = provider.api_stats()
+            normalized = listener.result() if listener is not None else None
         finally:
+            if listener is not None:
+                listener.close()
             provider.close()
             record_api_calls(engine, run_id, name, getattr(provider, "api_calls", list)())
     context.add_output_metadata(
@@ -71,6 +77,18 @@ def raw_rosters(
         mode=config.mode,
         extracted_at=extracted_at,
         collections={collection: RawCollection.model_validate(handle) for collection, handle in collections.items()},
+        normalized=normalized,
+    )
+
+
+def _normalize_while_extracting(integration, run_dir, mode: str, extracted_at: datetime) -> NormalizeWhileExtracting | None:
+    """Chunked normalising may start before extraction ends; whole-collection normalising (chunk size 0) cannot."""
+    size = chunk_records()
+    if not size:
+        return None
+    return NormalizeWhileExtracting(
+        integration, normalizer_for(integration), run_dir / "normalized",
+        today=extracted_at.date(), newest_wins=mode == "incremental", size=size,
     )
 
 
@@ -88,13 +106,18 @@ def normalized_rosters(
     with recorded_sync_step(warehouse, run_id, name, raw_rosters.mode, hold_run_lock=run_lock.hold):
         integration = integrations.integration(name)
         normalizer = normalizer_for(integration)
-        entities = normalize_integration(
-            integration,
-            normalizer,
-            {collection: handle.model_dump() for collection, handle in raw_rosters.collections.items()},
-            staging.run_dir(name, run_id) / "normalized",
-            newest_wins=raw_rosters.mode == "incremental",
-        )
+        adopted = raw_rosters.normalized is not None and raw_rosters.run_id == run_id
+        if adopted:
+            # normalised while this run extracted, from these very files; a step re-run alone normalises again
+            entities = {entity: datasets.model_dump() for entity, datasets in raw_rosters.normalized.items()}
+        else:
+            entities = normalize_integration(
+                integration,
+                normalizer,
+                {collection: handle.model_dump() for collection, handle in raw_rosters.collections.items()},
+                staging.run_dir(name, run_id) / "normalized",
+                newest_wins=raw_rosters.mode == "incremental",
+            )
         watermarks = committable_watermarks(
             normalizer.sources,
             {collection: handle.newest_change for collection, handle in raw_rosters.collections.items()},
@@ -104,6 +127,7 @@ def normalized_rosters(
         {f"{entity}_valid": result["valid"]["rows"] for entity, result in entities.items()}
         | {f"{entity}_rejected": result["rejected"]["rows"] for entity, result in entities.items()}
         | {f"{entity}_kept_columns": dg.MetadataValue.json(result["kept_columns"]) for entity, result in entities.items() if result["kept_columns"]}
+        | {"normalized_while_extracting": adopted}
     )
     return RosterDatasets(
         integration=name,

@@ -59,20 +59,25 @@ def iter_records(path: str, schema: pa.Schema, size: int, *, python: bool = Fals
         yield read_records_in_python(path, schema)
         return
     start = 0
-    options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer")
     for lines in _line_chunks(path, size):
-        try:
-            table = pa_json.read_json(io.BytesIO(b"".join(lines)), parse_options=options)
-        except pa.ArrowInvalid as why:
-            raise MixedTypes(str(why)) from why
-        while any(pa.types.is_struct(field.type) for field in table.schema):
-            table = table.flatten()
-        frame = table.to_pandas()
-        frame.index = pd.RangeIndex(start, start + len(lines))
+        yield parse_lines(lines, schema, start)
         start += len(lines)
-        yield frame
     if start == 0:
         yield pd.DataFrame(index=pd.RangeIndex(0))
+
+
+def parse_lines(lines: list[bytes], schema: pa.Schema, start: int) -> pd.DataFrame:
+    """NDJSON lines as a frame of records, indexed by their positions in the file (`start` onwards)."""
+    options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer")
+    try:
+        table = pa_json.read_json(io.BytesIO(b"".join(lines)), parse_options=options)
+    except pa.ArrowInvalid as why:
+        raise MixedTypes(str(why)) from why
+    while any(pa.types.is_struct(field.type) for field in table.schema):
+        table = table.flatten()
+    frame = table.to_pandas()
+    frame.index = pd.RangeIndex(start, start + len(lines))
+    return frame
 
 
 def read_related(path: str, schema: pa.Schema, size: int) -> pd.DataFrame:
