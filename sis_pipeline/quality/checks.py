@@ -15,6 +15,8 @@ from sis_pipeline.quality.health import NULL_RATE_FIELDS, health_outcomes
 from sis_pipeline.quality.integrity import integrity_outcomes
 from sis_pipeline.quality.sanity import sanity_outcomes
 from sis_pipeline.warehouse.check_results import CheckOutcome
+from sis_pipeline.warehouse.schema import rejected_records
+from sis_pipeline.warehouse.statistics import refresh_statistics
 
 SEVERITIES = ("ERROR", "WARN")
 
@@ -67,6 +69,7 @@ def run_checks(
     if severity not in SEVERITIES:
         raise ValueError(f"unknown severity {severity!r}; expected one of {SEVERITIES}")
     with engine.connect() as conn:
+        refresh_statistics(conn, [*ENTITIES, rejected_records.name])
         if severity == "ERROR":
             found = integrity_outcomes(conn, integration)
         else:

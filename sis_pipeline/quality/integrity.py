@@ -11,7 +11,8 @@ from dataclasses import replace
 from sqlalchemy import Connection, case, func, literal, or_, select
 
 from sis_pipeline.normalize.models import ENTITIES, MODELS
-from sis_pipeline.quality.sql import active, blank, count_outcome, known_id, offending
+from sis_pipeline.quality import references
+from sis_pipeline.quality.sql import active, blank, count_outcome, offending, offending_by_flag, unknown_id
 from sis_pipeline.warehouse.check_results import CheckOutcome
 from sis_pipeline.warehouse.schema import ENTITY_TABLES, KEY_COLUMNS
 
@@ -53,27 +54,14 @@ def unique_state_id(conn: Connection, integration: str) -> CheckOutcome:
     return count_outcome("students", "unique_state_id", ERROR, offending(conn, rows), "active students share a state id")
 
 
-def _known(entity: str, integration: str, source_id):
-    return known_id(T[entity], integration, source_id)
-
-
 def enrollment_references(conn: Connection, integration: str) -> list[CheckOutcome]:
-    enrollments = T["enrollments"]
-    user = enrollments.c.user_source_id
-    people = or_(_known("students", integration, user), _known("teachers", integration, user))
-    section = _known("sections", integration, enrollments.c.section_source_id)
-    where = active(enrollments, integration)
+    found = offending_by_flag(conn, references.enrollment_references(integration), ["unknown_user", "unknown_section"])
     return [
         count_outcome(
-            "enrollments", "user_exists", ERROR,
-            offending(conn, select(enrollments.c.source_id).where(where, ~people)),
+            "enrollments", "user_exists", ERROR, found["unknown_user"],
             "active enrollments name a user who is no known student or teacher",
         ),
-        count_outcome(
-            "enrollments", "section_exists", ERROR,
-            offending(conn, select(enrollments.c.source_id).where(where, ~section)),
-            "active enrollments name an unknown section",
-        ),
+        count_outcome("enrollments", "section_exists", ERROR, found["unknown_section"], "active enrollments name an unknown section"),
     ]
 
 
@@ -95,8 +83,8 @@ def section_references(conn: Connection, integration: str) -> list[CheckOutcome]
     where = active(sections, integration)
     listed = func.length(sections.c.term_source_ids) - func.length(func.replace(sections.c.term_source_ids, ",", "")) + 1
     missing = {
-        "course_exists": ~_known("courses", integration, sections.c.course_source_id),
-        "school_exists": ~_known("schools", integration, sections.c.school_source_id),
+        "course_exists": unknown_id(T["courses"], integration, sections.c.course_source_id),
+        "school_exists": unknown_id(T["schools"], integration, sections.c.school_source_id),
         "terms_exist": blank(sections.c.term_source_ids) | (_resolved_terms(integration) < listed),
     }
     what = {"course_exists": "course", "school_exists": "school", "terms_exist": "term"}

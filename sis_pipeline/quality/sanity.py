@@ -6,7 +6,8 @@ and never block.
 
 from sqlalchemy import Connection, select
 
-from sis_pipeline.quality.sql import active, active_id, count_outcome, known_id, offending
+from sis_pipeline.quality import references
+from sis_pipeline.quality.sql import active, count_outcome, offending, offending_by_flag
 from sis_pipeline.warehouse.check_results import CheckOutcome
 from sis_pipeline.warehouse.schema import ENTITY_TABLES
 
@@ -29,15 +30,6 @@ def _without(conn: Connection, integration: str, entity: str, lacking) -> tuple[
 
 def sanity_outcomes(conn: Connection, integration: str) -> list[CheckOutcome]:
     sections, enrollments = T["sections"], T["enrollments"]
-    user, section = enrollments.c.user_source_id, enrollments.c.section_source_id
-    # known but not active: an id known nowhere is integrity.py's blocking failure, not counted twice here
-    inactive_user = ~(active_id(T["students"], integration, user) | active_id(T["teachers"], integration, user)) & (
-        known_id(T["students"], integration, user) | known_id(T["teachers"], integration, user)
-    )
-    inactive_section = ~active_id(sections, integration, section) & known_id(sections, integration, section)
-    inactive_references = select(enrollments.c.source_id).where(
-        active(enrollments, integration), inactive_user | inactive_section
-    )
 
     def taught(table):
         return _enrolled(integration, "user_source_id", table.c.source_id, "teacher")
@@ -47,6 +39,8 @@ def sanity_outcomes(conn: Connection, integration: str) -> list[CheckOutcome]:
             active(sections, integration), sections.c.course_source_id == table.c.source_id
         ).exists()
 
+    # known but not active; an id known nowhere is integrity.py's blocking failure, not counted twice here
+    inactive = offending_by_flag(conn, references.enrollment_references(integration), ["inactive_reference"])
     reversed_dates = select(enrollments.c.source_id).where(
         active(enrollments, integration), enrollments.c.end_date < enrollments.c.begin_date
     )
@@ -79,7 +73,7 @@ def sanity_outcomes(conn: Connection, integration: str) -> list[CheckOutcome]:
             "active enrollments end before they begin",
         ),
         count_outcome(
-            "enrollments", "inactive_references", WARN, offending(conn, inactive_references),
+            "enrollments", "inactive_references", WARN, inactive["inactive_reference"],
             "active enrollments name an archived or rejected person or section",
         ),
     ]

@@ -1,6 +1,6 @@
 """What the checks share: an integration's active rows, and offending rows turned into one outcome."""
 
-from sqlalchemy import ColumnElement, Connection, Select, String, Table, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Select, String, Subquery, Table, and_, func, or_, select
 
 from sis_pipeline.warehouse.check_results import CheckOutcome
 from sis_pipeline.warehouse.schema import rejected_records
@@ -12,13 +12,8 @@ def active(table: Table, integration: str) -> ColumnElement[bool]:
     return (table.c.integration == integration) & table.c.archived_at.is_(None)
 
 
-def active_id(table: Table, integration: str, source_id) -> ColumnElement[bool]:
-    """An active row of `table` has this id."""
-    return select(table.c.source_id).where(active(table, integration), table.c.source_id == source_id).exists()
-
-
-def known_id(table: Table, integration: str, source_id) -> ColumnElement[bool]:
-    """The integration holds a row with this id, active or archived, or rejected one this sync.
+def _held_or_rejected(table: Table, integration: str, source_id) -> list[ColumnElement[bool]]:
+    """The ways the integration can know an id of `table`: a row, active or archived, or a rejected record.
 
     A rejected record still exists in the SIS (normalize/stage.py does not orphan what refers to it).
     """
@@ -28,7 +23,13 @@ def known_id(table: Table, integration: str, source_id) -> ColumnElement[bool]:
         rejected_records.c.entity == table.name,
         rejected_records.c.source_id == source_id,
     ).exists()
-    return held | rejected
+    return [held, rejected]
+
+
+def unknown_id(table: Table, integration: str, source_id) -> ColumnElement[bool]:
+    """The integration knows no such id of `table`: NOT EXISTS joined by AND, each an anti-join the database
+    plans as one set operation (NOT over an OR of EXISTS asks once per row)."""
+    return and_(*(~known for known in _held_or_rejected(table, integration, source_id)))
 
 
 def blank(column) -> ColumnElement[bool]:
@@ -39,11 +40,29 @@ def blank(column) -> ColumnElement[bool]:
 
 
 def offending(conn: Connection, rows: Select) -> tuple[int, list[str]]:
-    """How many rows `rows` (selecting `source_id`) finds, and the first few of their source ids."""
+    """How many rows `rows` (selecting `source_id`) finds, and the first few of their source ids.
+
+    The sample is only looked for when something offends: a passing check costs one count.
+    """
     found = rows.subquery()
     count = conn.execute(select(func.count()).select_from(found)).scalar_one()
+    if not count:
+        return 0, []
     sample = conn.execute(select(found.c.source_id).order_by(found.c.source_id).limit(SAMPLE_IDS)).scalars().all()
     return count, list(sample)
+
+
+def offending_by_flag(conn: Connection, rows: Subquery, flags: list[str]) -> dict[str, tuple[int, list[str]]]:
+    """`offending` for each 1/0 column of `rows` (one row per `source_id`): one pass counts them all."""
+    counts = conn.execute(select(*(func.coalesce(func.sum(rows.c[flag]), 0).label(flag) for flag in flags))).one()._asdict()
+    found = {}
+    for flag in flags:
+        sample = []
+        if counts[flag]:
+            flagged = select(rows.c.source_id).where(rows.c[flag] == 1).order_by(rows.c.source_id).limit(SAMPLE_IDS)
+            sample = list(conn.execute(flagged).scalars())
+        found[flag] = (counts[flag], sample)
+    return found
 
 
 def count_outcome(

@@ -66,6 +66,7 @@ _ENTITY_EXTRAS = {
         Column("teacher_uid", String(36), nullable=False),
         Index("ix_teachers_teacher_uid", "teacher_uid"),
     ),
+    "sections": (Index("ix_sections_course", "integration", "course_source_id"),),  # quality/: courses without sections
     "enrollments": (
         Index("ix_enrollments_user", "integration", "user_source_id"),
         Index("ix_enrollments_section", "integration", "section_source_id"),
@@ -309,6 +310,7 @@ rejected_records = Table(
     Index("ix_rejected_records_run", "run_id", "integration", "entity", "source_id"),
     Index("ux_rejected_records_fingerprint", "integration", "fingerprint", unique=True),
     Index("ix_rejected_records_last_seen", "integration", "rejected_at"),
+    Index("ix_rejected_records_entity", "integration", "entity", "source_id"),  # quality/: is this id known?
 )
 
 
