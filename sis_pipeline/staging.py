@@ -157,11 +157,11 @@ def read_frame(path: str) -> pd.DataFrame:
     return pd.read_parquet(path)
 
 
-def iter_frames(path: str) -> Iterator[pd.DataFrame]:
-    """A dataset in row-group chunks, so a loader's memory stays flat as districts grow."""
+def iter_tables(path: str) -> Iterator[pa.Table]:
+    """A dataset's row groups as Arrow tables: what a load COPYs, never turned into Python objects."""
     parquet = pq.ParquetFile(path)
     for group in range(parquet.num_row_groups):
-        yield parquet.read_row_group(group).to_pandas()
+        yield parquet.read_row_group(group)
 
 
 class FrameWriter:

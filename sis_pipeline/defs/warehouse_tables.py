@@ -13,7 +13,7 @@ from sis_pipeline.defs.steps import recorded_sync_step
 from sis_pipeline.errors import describe
 from sis_pipeline.normalize.models import ENTITIES
 from sis_pipeline.reporting import report_markdown
-from sis_pipeline.staging import iter_frames, read_frame
+from sis_pipeline.staging import iter_tables, read_frame
 from sis_pipeline.warehouse.errors import SyncHeld
 from sis_pipeline.warehouse.loader import EntityCounts, load_integration
 from sis_pipeline.warehouse.row_counts import active_row_counts
@@ -132,7 +132,7 @@ def load_staged(
     return load_integration(
         engine,
         staged.integration,
-        {entity: iter_frames(entities[entity].valid.path) for entity in loaded_entities},
+        {entity: iter_tables(entities[entity].valid.path) for entity in loaded_entities},
         full={entity: staged.full_load(entity) for entity in loaded_entities},
         run_id=run_id,
         rejected={entity: read_frame(entities[entity].rejected.path) for entity in loaded_entities},

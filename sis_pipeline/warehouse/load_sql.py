@@ -56,8 +56,7 @@ def upsert(table: Table, stage: Table) -> str:
     A restored row gets `archived_at` NULL; `student_uid` is never in the update.
     """
     entity = table.name
-    staged_columns = [column.name for column in stage.columns if not column.info.get("stage_only")]
-    insert_columns = ["integration", *staged_columns, "first_seen_at", "updated_at", "archived_at"]
+    head = _insert_head(table, stage)
     updated_columns = change_columns(entity)
     assignments = ",\n    ".join(
         [
@@ -68,10 +67,7 @@ def upsert(table: Table, stage: Table) -> str:
         ]
     )
     return f"""
-INSERT INTO {entity} ({", ".join(insert_columns)})
-SELECT :integration, {", ".join(f"staged.{name}" for name in staged_columns)}, :now, :now,
-       CASE WHEN staged.status = {TOBEDELETED} THEN :now END
-FROM {stage.name} AS staged
+{head}
 LEFT JOIN {entity} AS existing ON existing.integration = :integration AND existing.source_id = staged.source_id
 WHERE existing.source_id IS NULL
      OR (({_differs(entity, "existing", "staged", f"staged.status = {TOBEDELETED}")})
@@ -81,6 +77,50 @@ ON CONFLICT (integration, source_id) DO UPDATE SET
 WHERE ({_differs(entity, entity, "excluded", "excluded.archived_at IS NOT NULL")})
   AND NOT {_stale(entity, "excluded")}
 """
+
+
+def _insert_head(table: Table, stage: Table) -> str:
+    """INSERT INTO the table SELECT every staged row's columns, with the bookkeeping ones (`staged` is the stage)."""
+    staged_columns = [column.name for column in stage.columns if not column.info.get("stage_only")]
+    insert_columns = ["integration", *staged_columns, "first_seen_at", "updated_at", "archived_at"]
+    select = (
+        f"SELECT CAST(:integration AS VARCHAR), {', '.join(f'staged.{name}' for name in staged_columns)}, :now, :now,\n"
+        f"       CASE WHEN staged.status = {TOBEDELETED} THEN :now END\nFROM {stage.name} AS staged"
+    )
+    return f"INSERT INTO {table.name} ({', '.join(insert_columns)})\n{select}"
+
+
+def insert_new(table: Table, stage: Table) -> str:
+    """`upsert`'s inserts alone: staged rows the warehouse does not hold.
+
+    No ON CONFLICT: the load holds the integration's lock (`lock_integration`), so no other writer adds
+    this integration's rows meanwhile, and a plain insert skips the per-row speculative insertion that
+    made a first load of 624,048 enrollments cost 2.5 times its COPY.
+    """
+    return f"""{_insert_head(table, stage)}
+WHERE NOT EXISTS (
+    SELECT 1 FROM {table.name} AS existing WHERE existing.integration = :integration AND existing.source_id = staged.source_id
+)"""
+
+
+def update_changed(table: Table, stage: Table) -> str:
+    """`upsert`'s updates alone: held rows whose tracked columns or archived state the staged row changes
+    (UPDATE ... FROM; the same conditions and assignments as the upsert's conflict clause)."""
+    entity = table.name
+    assignments = ",\n    ".join(
+        [
+            *(f"{name} = {_incoming(name, 'existing', 'staged')}" for name in change_columns(entity)),
+            "updated_at = :now",
+            f"archived_at = CASE WHEN staged.status = {TOBEDELETED} THEN COALESCE(existing.archived_at, :now) END",
+        ]
+    )
+    return f"""
+UPDATE {entity} AS existing SET
+    {assignments}
+FROM {stage.name} AS staged
+WHERE existing.integration = :integration AND existing.source_id = staged.source_id
+  AND ({_differs(entity, "existing", "staged", f"staged.status = {TOBEDELETED}")})
+  AND NOT {_stale("existing", "staged")}"""
 
 
 def not_delivered_groups(stage: Table) -> str:

@@ -14,6 +14,8 @@ from types import ModuleType
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import Column, Connection, Engine, MetaData, Table, Text
 
 from sis_pipeline.config import SafetyLimits
@@ -197,7 +199,7 @@ def _load_entity(
     staged = 0
     for chunk in chunks:
         frame = _stage_frame(integration, entity, chunk, [column.name for column in stage.columns])
-        if frame.empty:
+        if len(frame) == 0:
             continue
         try:
             backend.copy_frame(conn, stage, frame)
@@ -222,7 +224,7 @@ def _load_entity(
     if entity in load_sql.PERSON_LINKS:
         conn.execute(load_sql.bind(load_sql.link_new_source_ids(entity, stage)), params)
         conn.execute(load_sql.bind(load_sql.link_legacy_ids(entity, stage)), params)
-    inserted, updated = backend.upsert(conn, load_sql.upsert(table, stage), table, stage, params)
+    inserted, updated = backend.upsert(conn, table, stage, params)
     archived_absent = conn.execute(load_sql.bind(load_sql.archive_absent(table, stage)), params).rowcount if full else 0
     if entity in load_sql.PERSON_LINKS:
         conn.execute(load_sql.bind(load_sql.close_links(entity)), params)
@@ -291,12 +293,22 @@ def _stage_table(table: Table) -> Table:
     )
 
 
-def _stage_frame(integration: str, entity: str, chunk: pd.DataFrame, stage_columns: list[str]) -> pd.DataFrame:
-    if NOT_DELIVERED not in chunk:  # staged before columns could be marked: every column was delivered
-        chunk = chunk.assign(**{NOT_DELIVERED: None})
-    missing = [name for name in ["integration", *stage_columns] if name not in chunk.columns]
+def _stage_frame(integration: str, entity: str, chunk: pd.DataFrame | pa.Table, stage_columns: list[str]) -> pd.DataFrame | pa.Table:
+    """The chunk's staging columns, after checking it is this integration's; Arrow tables (the staged
+    datasets' row groups) stay Arrow, so COPY encodes them without a detour through Python objects."""
+    names = chunk.column_names if isinstance(chunk, pa.Table) else list(chunk.columns)
+    if NOT_DELIVERED not in names:  # staged before columns could be marked: every column was delivered
+        chunk = _with_column(chunk, NOT_DELIVERED)
+        names.append(NOT_DELIVERED)
+    missing = [name for name in ["integration", *stage_columns] if name not in names]
     if missing:
         raise WarehouseLoadError(f"{integration}/{entity}: chunk lacks columns {missing}")
+    if isinstance(chunk, pa.Table):
+        foreign = pc.invert(pc.fill_null(pc.equal(chunk["integration"], integration), False))
+        text_times = "source_updated_at" in names and not pa.types.is_timestamp(chunk.schema.field("source_updated_at").type)
+        if not pc.any(foreign).as_py() and not text_times:
+            return chunk.select(stage_columns)
+        chunk = chunk.to_pandas()  # to name the foreign row, or parse text times (data staged by older versions)
     foreign = chunk["integration"] != integration
     if foreign.any():
         row = chunk.loc[foreign].iloc[0]
@@ -308,3 +320,10 @@ def _stage_frame(integration: str, entity: str, chunk: pd.DataFrame, stage_colum
     if "source_updated_at" in frame:
         frame = frame.assign(source_updated_at=pd.to_datetime(frame["source_updated_at"], utc=True, format="ISO8601"))
     return frame
+
+
+def _with_column(chunk: pd.DataFrame | pa.Table, name: str) -> pd.DataFrame | pa.Table:
+    """The chunk with an all-null text column `name`."""
+    if isinstance(chunk, pa.Table):
+        return chunk.append_column(name, pa.nulls(len(chunk), pa.string()))
+    return chunk.assign(**{name: None})

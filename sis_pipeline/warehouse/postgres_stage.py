@@ -7,6 +7,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 from sqlalchemy import Connection, Table, text
 
+from sis_pipeline.warehouse import load_sql
 from sis_pipeline.warehouse.load_sql import bind
 
 # Quoting every non-null value is what lets COPY tell an empty string ("") from NULL (nothing).
@@ -18,11 +19,12 @@ def lock_integration(conn: Connection, integration: str) -> None:
     conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:integration, 0))"), {"integration": integration})
 
 
-def copy_frame(conn: Connection, table: Table, frame: pd.DataFrame) -> None:
-    """Stream one chunk through COPY on the connection's own transaction."""
+def copy_frame(conn: Connection, table: Table, frame: pd.DataFrame | pa.Table) -> None:
+    """Stream one chunk (a pandas frame, or an Arrow table as staged) through COPY on the connection's own transaction."""
+    arrow = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
     buffer = io.BytesIO()
-    pa_csv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), buffer, _CSV_OPTIONS)
-    statement = f"COPY {table.name} ({', '.join(frame.columns)}) FROM STDIN WITH (FORMAT csv)"
+    pa_csv.write_csv(arrow, buffer, _CSV_OPTIONS)
+    statement = f"COPY {table.name} ({', '.join(arrow.column_names)}) FROM STDIN WITH (FORMAT csv)"
     with conn.connection.driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
         copy.write(buffer.getbuffer())
 
@@ -32,10 +34,9 @@ def analyze(conn: Connection, stage: Table) -> None:
     conn.execute(text(f"ANALYZE {stage.name}"))
 
 
-def upsert(conn: Connection, sql: str, table: Table, stage: Table, params: dict) -> tuple[int, int]:
-    """Run the upsert; return (inserted, updated), told apart by whether the row had an older version."""
-    counted = f"""
-WITH written AS ({sql} RETURNING (xmax = 0) AS inserted)
-SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM written"""
-    inserted, updated = conn.execute(bind(counted), params).one()
+def upsert(conn: Connection, table: Table, stage: Table, params: dict) -> tuple[int, int]:
+    """Update the changed rows, then insert the new ones: (inserted, updated). Two plain statements cost
+    far less than INSERT ... ON CONFLICT DO UPDATE, which inserts every row speculatively."""
+    updated = conn.execute(bind(load_sql.update_changed(table, stage)), params).rowcount
+    inserted = conn.execute(bind(load_sql.insert_new(table, stage)), params).rowcount
     return inserted, updated
