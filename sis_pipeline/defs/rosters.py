@@ -14,13 +14,11 @@ from sis_pipeline.incremental import committable_watermarks, plan_since
 from sis_pipeline.normalize.chunks import chunk_records
 from sis_pipeline.normalize.stage import normalize_integration
 from sis_pipeline.normalize.streaming import NormalizeWhileExtracting
-from sis_pipeline.resolve.identity import assign_teacher_uids, resolve_identities
+from sis_pipeline.resolve.identity import assign_teacher_uids
+from sis_pipeline.resolve.stage import resolve_students
 from sis_pipeline.staging import read_frame, write_frame
 from sis_pipeline.warehouse.audit import record_api_calls
 from sis_pipeline.warehouse.cursors import read_watermarks
-from sis_pipeline.warehouse.identity_reviews import record_reviews
-from sis_pipeline.warehouse.overrides import settle_conflicts
-from sis_pipeline.warehouse.student_mappings import read_identity_index
 from sis_pipeline.warehouse.teacher_mappings import read_teacher_index
 
 STAGED = {"io_manager_key": "staged_datasets"}
@@ -157,14 +155,12 @@ def resolved_rosters(
         if "students" in normalized_rosters.entities:
             entity = normalized_rosters.entities["students"]
             out = staging.run_dir(name, run_id) / "resolved"
-            delivered = read_frame(entity.valid.path)
-            students, reviews = resolve_identities(delivered, read_identity_index(engine, name, delivered), name)
-            reviews_opened = record_reviews(engine, run_id, name, reviews)
-            decisions = settle_conflicts(engine, name, strategy, students)
-            actions = decisions["action"].value_counts().to_dict()
-            written = write_frame(out / "students.parquet", students)
-            resolved = resolved.with_entity("students", entity.model_copy(update={"valid": Dataset.model_validate(written)}))
-            resolved = resolved.model_copy(update={"conflicts": Dataset.model_validate(write_frame(out / "conflicts.parquet", decisions))})
+            students = resolve_students(engine, name, run_id, strategy, entity.valid.path, out / "students.parquet")
+            reviews_opened = students.reviews_opened
+            actions = students.decisions["action"].value_counts().to_dict()
+            resolved = resolved.with_entity("students", entity.model_copy(update={"valid": Dataset.model_validate(students.students)}))
+            conflicts = write_frame(out / "conflicts.parquet", students.decisions)
+            resolved = resolved.model_copy(update={"conflicts": Dataset.model_validate(conflicts)})
         if "teachers" in normalized_rosters.entities:
             entity = normalized_rosters.entities["teachers"]
             teachers = assign_teacher_uids(read_frame(entity.valid.path), *read_teacher_index(engine, name), name)

@@ -34,6 +34,13 @@ def active_overrides(engine: Engine, uids: Iterable[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
+def edited_uids(engine: Engine) -> set[str]:
+    """Every child with an active edit: the only ones whose incoming SIS values settle_conflicts needs."""
+    query = select(local_overrides.c.student_uid).where(local_overrides.c.retired_at.is_(None)).distinct()
+    with engine.connect() as conn:
+        return set(conn.execute(query).scalars())
+
+
 def synced_rows(engine: Engine, integration: str, source_ids: Iterable[str]) -> pd.DataFrame:
     """The warehouse's rows of these records (the SIS's values as last synced)."""
     students = ENTITY_TABLES["students"]
