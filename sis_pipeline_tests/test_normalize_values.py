@@ -47,3 +47,43 @@ def test_calendar_dates_parsed_fast_agree_with_the_arithmetic_at_every_edge():
     fast = is_calendar_date(dates)
     assert fast.dtype == bool and fast.tolist() == _is_calendar_date_by_parts(dates).tolist()
     assert fast.iloc[:8].tolist() == [True, True, False, True, False, True, True, False]
+
+
+def _pandas_only(monkeypatch, module):
+    monkeypatch.setattr(module, "arrow_strings", lambda series: None)
+
+
+def test_text_through_arrow_equals_pythons_strip(monkeypatch):
+    from sis_pipeline.normalize import values
+
+    cases = [
+        pd.Series([" a ", None, float("nan"), "", "  ", "\x1c b\u3000", "x\x00y", "é\u2029"], index=range(5, 13)),
+        pd.Series([1, " a", None]),  # not all text: pandas' path
+        pd.Series(["a\ud800 ", " b"]),  # a lone surrogate Arrow cannot hold: pandas' path
+        pd.Series([None, None], dtype=object),
+    ]
+    arrow = [values.text(case) for case in cases]
+    _pandas_only(monkeypatch, values)
+    for fast, case in zip(arrow, cases):
+        pd.testing.assert_series_equal(fast, values.text(case))
+
+
+def test_input_checks_through_arrow_equal_the_pandas_string_methods(monkeypatch):
+    from datetime import date
+
+    from sis_pipeline.normalize import checks
+
+    frame = pd.DataFrame(
+        {
+            "integration": ["d"] * 6,
+            "source_id": ["a", "x" * 600, "c\x00", None, "e", "f"],
+            "first_name": ["ok", "y" * 200_000, "fine", "Nul\x00", "Lone\ud800", None],
+            "grade": ["01", 5, "02", None, "03", "04"],  # not all text
+            "extra": ['{"a": 1}', '{"a": "\\u0000"}', None, "{}", "{}", "{}"],
+        },
+        index=[10, 11, 12, 13, 14, 15],
+    )
+    fast = checks.input_reasons(frame, None, date(2026, 9, 1))
+    assert list(fast.index) == [11, 12, 13, 14] and "characters, more than 512" in fast[11] and "lone surrogate" in fast[14]
+    _pandas_only(monkeypatch, checks)
+    pd.testing.assert_series_equal(fast, checks.input_reasons(frame, None, date(2026, 9, 1)))

@@ -8,6 +8,10 @@ source ids are settled here too: identical copies collapse, conflicting versions
 from datetime import date
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sis_pipeline.normalize.values import arrow_strings
 
 # One cell may hold at most this many characters (the limit Python's csv module ships with).
 MAX_TEXT_CHARS = 131_072
@@ -29,15 +33,21 @@ def input_reasons(frame: pd.DataFrame, raw_errors: pd.Series | None, today: date
         column = frame[name]
         if name == "integration" or not (pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column)):
             continue
-        text = column.astype("string")
         limit = MAX_INDEXED_CHARS if name in INDEXED_COLUMNS else MAX_TEXT_CHARS
-        length = text.str.len()
-        reasons.append(_where(length > limit, f"{name}: " + length.astype(str) + f" characters, more than {limit}"))
-        nul = text.str.contains("\x00", regex=False)
+        strings = arrow_strings(column)
+        if strings is None:  # not all text, or text Arrow cannot hold: pandas' (slower) string methods
+            reasons.extend(_text_reasons_in_pandas(name, column, limit))
+            continue
+        length = pc.utf8_length(strings)
+        too_long = _mask(pc.greater(length, limit), column.index)
+        if too_long.any():
+            lengths = pd.Series(length.to_numpy(zero_copy_only=False), index=column.index)
+            reasons.append(_where(too_long, f"{name}: " + lengths.astype("Int64").astype(str) + f" characters, more than {limit}"))
+        nul = pc.match_substring(strings, "\x00")
         if name == "extra":  # JSON escapes the character, and PostgreSQL's jsonb refuses the escape too
-            nul = nul | text.str.contains(_JSON_NUL, regex=False)
-        reasons.append(_where(nul, f"{name}: contains a NUL character, which text cannot hold"))
-        reasons.append(_where(text.str.contains(_SURROGATE, regex=True), f"{name}: contains invalid Unicode (a lone surrogate)"))
+            nul = pc.or_(nul, pc.match_substring(strings, _JSON_NUL))
+        reasons.append(_where(_mask(nul, column.index), f"{name}: contains a NUL character, which text cannot hold"))
+        # no lone surrogate: Arrow holds only valid UTF-8
     if "birth_date" in frame:
         born = frame["birth_date"].astype("string")
         # ISO dates compare as strings; malformed ones are pandera's to reject
@@ -45,6 +55,23 @@ def input_reasons(frame: pd.DataFrame, raw_errors: pd.Series | None, today: date
         reasons.append(_where(future, "birth_date: " + born + f" is after the run's date {today.isoformat()}"))
     found = pd.concat([r for r in reasons if not r.empty]) if any(not r.empty for r in reasons) else pd.Series(dtype=object)
     return found.groupby(level=0).agg("; ".join) if not found.empty else found
+
+
+def _text_reasons_in_pandas(name: str, column: pd.Series, limit: int) -> list[pd.Series]:
+    text = column.astype("string")
+    length = text.str.len()
+    nul = text.str.contains("\x00", regex=False)
+    if name == "extra":
+        nul = nul | text.str.contains(_JSON_NUL, regex=False)
+    return [
+        _where(length > limit, f"{name}: " + length.astype(str) + f" characters, more than {limit}"),
+        _where(nul, f"{name}: contains a NUL character, which text cannot hold"),
+        _where(text.str.contains(_SURROGATE, regex=True), f"{name}: contains invalid Unicode (a lone surrogate)"),
+    ]
+
+
+def _mask(flags: pa.Array, index: pd.Index) -> pd.Series:
+    return pd.Series(pc.fill_null(flags, False).to_numpy(zero_copy_only=False), index=index)
 
 
 def _where(mask: pd.Series, reason: pd.Series | str) -> pd.Series:

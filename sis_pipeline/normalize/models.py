@@ -25,7 +25,10 @@ def real_date(series: pd.Series) -> pd.Series:
     Checked by arithmetic, not pandas' datetime64[ns] (which ends in 2262): open-ended end dates like
     9999-12-31 are real dates. Year 0000 exists in neither Python nor PostgreSQL.
     """
-    return is_calendar_date(series) | series.isna()
+    # judged once per distinct value: a district's enrollments share a handful of begin and end dates
+    distinct = series.dropna().unique()
+    real = pd.Series(is_calendar_date(pd.Series(distinct, dtype=object)).to_numpy(), index=distinct)
+    return series.map(real).fillna(True).astype(bool) if len(distinct) else pd.Series(True, index=series.index)
 
 
 def is_calendar_date(series: pd.Series) -> pd.Series:

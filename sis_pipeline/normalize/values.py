@@ -2,6 +2,8 @@
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 _STATUS = {"active": "active", "tobedeleted": "tobedeleted", "inactive": "tobedeleted", "deleted": "tobedeleted"}
 _TRUE = {"true", "t", "yes", "y", "1"}
@@ -14,8 +16,27 @@ _GRADES = {
 }
 
 
+# What Python's str.strip() removes (every character whose isspace() is true), for Arrow's trim to remove alike.
+_WHITESPACE = "".join(c for c in map(chr, range(0x110000)) if c.isspace())
+
+
+def arrow_strings(series: pd.Series) -> pa.Array | None:
+    """The series as an Arrow string array (C loops instead of Python ones), or None when it holds anything
+    but text and missing values, or text Arrow cannot hold (a lone surrogate): the caller's pandas path then."""
+    try:
+        return pa.array(series, type=pa.string(), from_pandas=True)
+    except (pa.ArrowException, UnicodeEncodeError, TypeError, ValueError):
+        return None
+
+
 def text(series: pd.Series) -> pd.Series:
     """Strings with surrounding space removed; empty and missing both become None."""
+    strings = arrow_strings(series)
+    if strings is not None:
+        trimmed = pc.utf8_trim(strings, characters=_WHITESPACE)
+        blank = pc.fill_null(pc.equal(trimmed, ""), False)
+        cleaned = pc.if_else(blank, pa.scalar(None, pa.string()), trimmed)
+        return pd.Series(cleaned.to_numpy(zero_copy_only=False), index=series.index, dtype=object, name=series.name)
     cleaned = series.astype("string").str.strip()
     return cleaned.astype(object).where(cleaned.notna() & (cleaned != ""), None)
 
