@@ -18,6 +18,7 @@ the normalise step then normalises the staged files itself, as when re-run alone
 
 import logging
 import multiprocessing
+import os
 import pickle
 import queue
 import shutil
@@ -174,7 +175,12 @@ class _Extraction:
         return collection in self.complete or absent or (self.ended and collection not in self.rows)
 
 
+# Below the fetch threads: pages keep arriving at the SIS's pace while the worker takes what CPU is left.
+_WORKER_NICENESS = 10
+
+
 def _work(messages, results, integration, normalizer, out_dir: Path, today: date, newest_wins: bool, size: int) -> None:
+    os.nice(_WORKER_NICENESS)
     try:
         results.put(("done", _Worker(messages, integration, normalizer, out_dir, today, newest_wins, size).run()))
     except BaseException as exc:  # the parent falls back to normalising the staged files; it only needs why
