@@ -8,8 +8,10 @@ belongs to Dagster's logging).
 """
 
 import json
+import os
 import resource
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -25,13 +27,56 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def peak_rss(before_sync_kib: int) -> dict:
-    """MiB (ru_maxrss is KiB on Linux). The sync's peak counts its normalise worker (normalize/streaming.py), a
-    child process whose own peak is the largest of our children's: added, an upper bound of the two at once."""
+class TreeRss:
+    """The sync's resident memory, this process and its children together (the normalise worker overlaps
+    extraction only), sampled every 0.1 s from /proc: the peak of the sum, not the sum of the peaks."""
+
+    def __init__(self):
+        self.peak_kib = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> "TreeRss":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.1):
+            self.peak_kib = max(self.peak_kib, sum(_rss_kib(pid) for pid in [os.getpid(), *_children(os.getpid())]))
+
+
+def _children(pid: int) -> list[int]:
+    """Children of every thread (the worker is started from an extraction thread)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            found += [int(child) for child in task.read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
+def _rss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def peak_rss(before_sync_kib: int, tree: TreeRss) -> dict:
+    """MiB (ru_maxrss is KiB on Linux): this process's own peak, its normalise worker's (the largest of our
+    children's), and the sampled peak of both at once, which is the sync's."""
     process = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return {"before_sync": round(before_sync_kib / 1024, 1), "process": round(process, 1),
-            "normalise_worker": round(worker, 1), "sync": round(process + worker, 1)}
+            "normalise_worker": round(worker, 1), "sync": round(max(tree.peak_kib / 1024, process), 1)}
 
 
 def metadata(instance: dg.DagsterInstance, asset: str) -> dict:
@@ -48,7 +93,8 @@ def sync_once(config_file: Path, warehouse_url: str, staging_dir: str, mode: str
     instance = dg.DagsterInstance.ephemeral()
     rss_before_sync = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     cpu, started = cpu_seconds(), time.perf_counter()
-    report = sync_integrations(config, [name], mode=mode, resources=build_resources(config, warehouse_url, staging_dir), instance=instance)
+    with TreeRss() as tree:
+        report = sync_integrations(config, [name], mode=mode, resources=build_resources(config, warehouse_url, staging_dir), instance=instance)
     seconds = time.perf_counter() - started
     item = report["integrations"][name]
     result = {"status": item["status"], "seconds": round(seconds, 3), "cpu_seconds": round(cpu_seconds() - cpu, 2)}
@@ -63,9 +109,11 @@ def sync_once(config_file: Path, warehouse_url: str, staging_dir: str, mode: str
         "dagster_overhead": round(seconds - sum(steps.values()), 3),
         "fetched": {key.removeprefix("fetched_"): value for key, value in raw.items() if key.startswith("fetched_")},
         "api": {key.removeprefix("api_"): value for key, value in raw.items() if key.startswith("api_")},
+        # how long normalising went on after the last page (normalize/streaming.py); None when it did not stream
+        "normalize_tail_s": raw.get("normalized_after_last_page_s"),
         "resolved_students": metadata(instance, "resolved_rosters").get("students", 0),
         # ru_maxrss is KiB on Linux
-        "peak_rss_mib": peak_rss(rss_before_sync),
+        "peak_rss_mib": peak_rss(rss_before_sync, tree),
     }
 
 

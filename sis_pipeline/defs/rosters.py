@@ -68,6 +68,7 @@ def raw_rosters(
         | ({"mode": config.mode, "read_whole": dg.MetadataValue.json(whole)} if since is not None else {"mode": config.mode})
         | {f"since_{collection}": handle["since"].isoformat() for collection, handle in collections.items() if handle.get("since")}
         | {"duration_s": round(time.perf_counter() - started, 2)}
+        | ({"normalized_after_last_page_s": listener.tail_seconds} if normalized is not None else {})
     )
     return RawRosters(
         integration=name,

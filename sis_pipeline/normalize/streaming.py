@@ -58,6 +58,7 @@ class NormalizeWhileExtracting:
         self._messages = self._results = None
         self._failed = False
         self.finished_at: dict[str, float] = {}  # entity -> when the worker finished it (epoch seconds)
+        self.tail_seconds: float | None = None  # how long normalising went on after the last page
 
     def planned(self, modes: dict[str, str]) -> None:
         self._send(("planned", modes))
@@ -76,6 +77,7 @@ class NormalizeWhileExtracting:
         """The entities' datasets (normalize_integration's result), or None when there is none to adopt."""
         if self._process is None:
             return None
+        waiting_since = time.perf_counter()
         self._send(("end",))
         while True:
             try:
@@ -92,6 +94,7 @@ class NormalizeWhileExtracting:
             shutil.rmtree(self._out_dir, ignore_errors=True)
             return None
         self.finished_at = payload["finished_at"]
+        self.tail_seconds = round(time.perf_counter() - waiting_since, 2)
         return payload["entities"]
 
     def close(self) -> None:
