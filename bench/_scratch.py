@@ -2,11 +2,13 @@
 
 import json
 import os
+import platform
 import secrets
 import shutil
 import sys
 import tempfile
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -108,3 +110,12 @@ def write_results(results: dict, out: Path) -> str:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
     return text
+
+
+def results_head(benchmark: str) -> dict:
+    """What a one-off benchmark's results begin with: its name, when it ran, and the machine in brief."""
+    return {
+        "benchmark": benchmark,
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_average_1m": round(os.getloadavg()[0], 2)},
+    }

@@ -12,7 +12,6 @@ pyinstrument and prints its top frames.
 import argparse
 import json
 import os
-import platform
 import resource
 import secrets
 import shutil
@@ -20,7 +19,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 INTEGRATION = "bench_district"
@@ -118,14 +116,9 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
-    results = {
-        "benchmark": "memory",
-        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_average_1m": round(os.getloadavg()[0], 2)},
-        "chunk_records": args.chunk_records,
-        "sizes": sizes,
-    }
-    from _scratch import RESULTS_DIR, write_results  # here, not at the top: the measured child imports only what it needs
+    from _scratch import RESULTS_DIR, results_head, write_results  # here, not at the top: the measured child imports only what it needs
+
+    results = results_head("memory") | {"chunk_records": args.chunk_records, "sizes": sizes}
 
     out = RESULTS_DIR / "memory.json"
     write_results(results, out)

@@ -21,14 +21,12 @@ import argparse
 import hashlib
 import json
 import os
-import platform
 import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 INTEGRATION = "bench_district"
@@ -221,15 +219,9 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
-    from _scratch import RESULTS_DIR, write_results  # here, not at the top: the measured child imports only what it needs
+    from _scratch import RESULTS_DIR, results_head, write_results  # here, not at the top: the measured child imports only what it needs
 
-    results = {
-        "benchmark": "resolve_memory",
-        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_average_1m": round(os.getloadavg()[0], 2)},
-        "baseline": args.baseline,
-        "sizes": sizes,
-    }
+    results = results_head("resolve_memory") | {"baseline": args.baseline, "sizes": sizes}
     out = Path(args.json_out) if args.json_out else RESULTS_DIR / "resolve_memory.json"
     write_results(results, out)
     print(f"{'students':>9} {'warehouse':>11} {'path':>5} {'peak RSS MiB':>13} {'after imports':>14} {'seconds':>8} {'decisions':>10}")
