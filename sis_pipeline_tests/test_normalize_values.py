@@ -87,3 +87,9 @@ def test_input_checks_through_arrow_equal_the_pandas_string_methods(monkeypatch)
     assert list(fast.index) == [11, 12, 13, 14] and "characters, more than 512" in fast[11] and "lone surrogate" in fast[14]
     _pandas_only(monkeypatch, checks)
     pd.testing.assert_series_equal(fast, checks.input_reasons(frame, None, date(2026, 9, 1)))
+
+
+def test_the_whitespace_arrow_trims_is_what_python_strips():
+    from sis_pipeline.normalize.values import WHITESPACE
+
+    assert set(WHITESPACE) == {c for c in map(chr, range(0x110000)) if c.isspace()}
