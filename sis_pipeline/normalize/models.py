@@ -9,6 +9,8 @@ import pandera.extensions as pa_extensions
 import pandera.pandas as pa
 from pandera.typing import Series
 
+from sis_pipeline.normalize.values import per_distinct
+
 GRADE_LEVELS = ["PK", "KG", "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12", "other"]
 RECORD_STATUSES = ["active", "tobedeleted"]
 ENROLLMENT_ROLES = ["student", "teacher"]
@@ -25,10 +27,7 @@ def real_date(series: pd.Series) -> pd.Series:
     Checked by arithmetic, not pandas' datetime64[ns] (which ends in 2262): open-ended end dates like
     9999-12-31 are real dates. Year 0000 exists in neither Python nor PostgreSQL.
     """
-    # judged once per distinct value: a district's enrollments share a handful of begin and end dates
-    distinct = series.dropna().unique()
-    real = pd.Series(is_calendar_date(pd.Series(distinct, dtype=object)).to_numpy(), index=distinct)
-    return series.map(real).fillna(True).astype(bool) if len(distinct) else pd.Series(True, index=series.index)
+    return per_distinct(series, is_calendar_date, missing=True)
 
 
 def is_calendar_date(series: pd.Series) -> pd.Series:
