@@ -148,3 +148,18 @@ def test_the_chunk_size_is_a_whole_number_of_records():
     assert chunk_records({}) == 50_000 and chunk_records({"SIS_CHUNK_RECORDS": "0"}) == 0
     with pytest.raises(Exception, match="SIS_CHUNK_RECORDS"):
         chunk_records({"SIS_CHUNK_RECORDS": "lots"})
+
+
+def test_a_related_collections_lookup_is_built_once_not_per_chunk(tmp_path, monkeypatch):
+    """The students' demographics table is derived once for all their chunks (it was once per chunk: at a
+    million students, twenty chunks each re-reading a million demographics records)."""
+    import sis_pipeline.providers.oneroster.normalize as oneroster
+
+    built = []
+    real_by_id = oneroster.by_id
+    monkeypatch.setattr(oneroster, "by_id", lambda *args, **kwargs: built.append(1) or real_by_id(*args, **kwargs))
+    district = arrow_readable(dirty_district())
+    raw = staged(tmp_path, district, {})
+    outcome(raw, tmp_path / "chunks", 2, False)
+    assert len(district["students"]) > 2 * 5  # many chunks of students ...
+    assert len(built) == 1  # ... one demographics table

@@ -4,8 +4,10 @@ A related collection that did not come (absent, empty, or a delta without this r
 about those fields, so the columns it feeds are marked not delivered and the warehouse keeps its values.
 """
 
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 import pandas as pd
 
@@ -14,6 +16,24 @@ from sis_pipeline.normalize.values import column
 
 # the column of each row naming the canonical columns this delivery did not carry ("birth_date,sex")
 NOT_DELIVERED = "not_delivered"
+
+
+T = TypeVar("T")
+_BUILT: dict[tuple[int, str], object] = {}
+
+
+def once_per(frame: pd.DataFrame, name: str, build: Callable[[], T]) -> T:
+    """`build()`, a table derived from a related collection's `frame`, computed once per frame.
+
+    Chunked normalising joins every chunk of an entity against the same related frame (a million
+    demographics records): deriving its lookup table per chunk cost O(chunks x collection). The table
+    lives as long as the frame does.
+    """
+    key = (id(frame), name)
+    if key not in _BUILT:
+        _BUILT[key] = build()
+        weakref.finalize(frame, _BUILT.pop, key, None)
+    return _BUILT[key]  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -53,7 +73,7 @@ def not_delivered(
             continue
         missing = pd.Series(True, index=raw.index)
         if mode == "delta" and rows is not None and len(rows):
-            known = source.related_key[0](column(rows, source.related_key[1])).dropna()
+            known = once_per(rows, f"keys of {source.collection}", lambda: source.related_key[0](column(rows, source.related_key[1])).dropna())
             missing = ~source.key[0](column(raw, source.key[1])).isin(known)
         names = names.where(~missing.to_numpy(dtype=bool), names + "," + ",".join(source.columns))
     names = names.str.lstrip(",")
@@ -70,7 +90,11 @@ def unreadable_related(related: Iterable[Related], raw: pd.DataFrame, records: M
         rows = records.get(source.collection)
         if rows is None or INPUT_ERROR_FIELD not in rows:
             continue
-        errors = by_id(source.related_key[0](column(rows, source.related_key[1])), {"why": rows[INPUT_ERROR_FIELD]})
-        why = joined(source.key[0](column(raw, source.key[1])), errors.dropna())["why"].dropna()
+        errors = once_per(
+            rows,
+            f"unreadable {source.collection}",
+            lambda: by_id(source.related_key[0](column(rows, source.related_key[1])), {"why": rows[INPUT_ERROR_FIELD]}).dropna(),
+        )
+        why = joined(source.key[0](column(raw, source.key[1])), errors)["why"].dropna()
         found.append(f"{source.collection}: " + why.astype(str))
     return pd.concat(found) if found else pd.Series(dtype=object)

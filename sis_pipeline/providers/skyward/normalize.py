@@ -13,7 +13,7 @@ import pyarrow as pa
 from sis_pipeline.config import IntegrationConfig
 from sis_pipeline.normalize import values as v
 from sis_pipeline.normalize.normalizer import Normalizer
-from sis_pipeline.normalize.related import Related, by_id, joined
+from sis_pipeline.normalize.related import Related, by_id, joined, once_per
 from sis_pipeline.providers.skyward.objects import COLLECTIONS
 
 SCHEMAS = {
@@ -122,23 +122,26 @@ COLUMNS = {
 def _sections(raw: pd.DataFrame, records: Mapping[str, pd.DataFrame], integration: IntegrationConfig) -> dict:
     """A section is titled by its course (Qmlativ sections carry only a code)."""
     courses = records["courses"]
-    titles = by_id(id_text(v.column(courses, "CourseID")), {"title": v.text(v.column(courses, "Description"))})
+    titles = once_per(courses, "titles", lambda: by_id(id_text(v.column(courses, "CourseID")), {"title": v.text(v.column(courses, "Description"))}))
     return {"title": joined(id_text(v.column(raw, "CourseID")), titles)["title"].fillna(v.text(v.column(raw, "Code")))}
 
 
 def _students(raw: pd.DataFrame, records: Mapping[str, pd.DataFrame], integration: IntegrationConfig) -> dict:
-    person = joined(id_text(v.column(raw, "NameID")), names(records["demographics"]))
+    person = joined(id_text(v.column(raw, "NameID")), once_per(records["demographics"], "names", lambda: names(records["demographics"])))
     return {
         "first_name": v.text(v.column(raw, "FirstName")).fillna(person["first_name"]),
         "last_name": v.text(v.column(raw, "LastName")).fillna(person["last_name"]),
-        "school_source_id": joined(id_text(v.column(raw, "StudentID")), current_schools(records["entryWithdrawals"]))["school"],
+        "school_source_id": joined(
+            id_text(v.column(raw, "StudentID")),
+            once_per(records["entryWithdrawals"], "current schools", lambda: current_schools(records["entryWithdrawals"])),
+        )["school"],
         "birth_date": person["birth_date"],
         "sex": person["sex"],
     }
 
 
 def _teachers(raw: pd.DataFrame, records: Mapping[str, pd.DataFrame], integration: IntegrationConfig) -> dict:
-    person = joined(id_text(v.column(raw, "NameID")), names(records["demographics"]))
+    person = joined(id_text(v.column(raw, "NameID")), once_per(records["demographics"], "names", lambda: names(records["demographics"])))
     return {"first_name": person["first_name"], "middle_name": person["middle_name"], "last_name": person["last_name"]}
 
 
@@ -147,7 +150,9 @@ def _enrollments(raw: pd.DataFrame, records: Mapping[str, pd.DataFrame], integra
     is_student = v.column(raw, "StudentSectionID").notna()
     section = id_text(v.column(raw, "SectionID"))
     classes = records["classes"]
-    section_schools = by_id(id_text(v.column(classes, "SectionID")), {"school": id_text(v.column(classes, "EntityID"))})
+    section_schools = once_per(
+        classes, "section schools", lambda: by_id(id_text(v.column(classes, "SectionID")), {"school": id_text(v.column(classes, "EntityID"))})
+    )
     teacher_primary = pd.Series(True, index=raw.index, dtype="boolean").where(~is_student, pd.NA)
     return {
         "source_id": id_text(v.column(raw, "StudentSectionID")).where(is_student, TEACHER_ENROLLMENT_PREFIX + section),
