@@ -12,6 +12,7 @@ import pandas as pd
 from sqlalchemy import Engine, and_, select
 
 from sis_pipeline.resolve.identity import IdentityIndex
+from sis_pipeline.warehouse.bulk_read import read_text_frame
 from sis_pipeline.warehouse.schema import ENTITY_TABLES, student_mappings
 
 _PEOPLE = ("integration", "source_id", "student_uid", "state_id", "student_number", "first_name", "last_name", "birth_date")
@@ -22,9 +23,7 @@ def read_student_mappings(engine: Engine, integration: str) -> pd.DataFrame:
     query = select(student_mappings.c.id_type, student_mappings.c.source_id, student_mappings.c.student_uid).where(
         student_mappings.c.integration == integration
     )
-    with engine.connect() as conn:
-        rows = conn.execute(query).all()
-    return pd.DataFrame(rows, columns=["id_type", "source_id", "student_uid"], dtype=object)
+    return read_text_frame(engine, query, ["id_type", "source_id", "student_uid"])
 
 
 TARGETED_UP_TO = 5_000  # records in a delivery matched by keyed lookups; more are matched against every row
@@ -67,9 +66,12 @@ def _people(engine: Engine, conditions: list) -> pd.DataFrame:
     """Student rows meeting any of `conditions` (None: every row), one query per condition."""
     students = ENTITY_TABLES["students"]
     query = select(*(students.c[name] for name in _PEOPLE))
-    with engine.connect() as conn:
-        rows = [row for condition in conditions for row in conn.execute(query if condition is None else query.where(condition))]
-    frame = pd.DataFrame(rows, columns=list(_PEOPLE), dtype=object)
+    if conditions == [None]:  # every row: streamed (bulk_read.py)
+        frame = read_text_frame(engine, query, list(_PEOPLE))
+    else:
+        with engine.connect() as conn:
+            rows = [row for condition in conditions for row in conn.execute(query.where(condition))]
+        frame = pd.DataFrame(rows, columns=list(_PEOPLE), dtype=object)
     frame["birth_date"] = frame["birth_date"].map(lambda day: None if day is None else str(day)[:10])
     return frame
 
