@@ -6,6 +6,8 @@ Loads the resolved datasets a run staged (what approving a held run loads again)
 one fresh database (the first a fresh load, the later ones unchanged reloads), and prints each load's
 seconds and its slowest statements (SQLAlchemy's cursor events; COPY runs outside them, so the
 difference between the total and the SQL is mostly staging). The database is dropped afterwards.
+`--indexes-kept` loads with every index in place, as before secondary indexes were built after a large
+first load (postgres_stage.py); run both ways back to back to compare.
 """
 
 import argparse
@@ -20,6 +22,7 @@ from sqlalchemy import event
 from _scratch import create_database, drop_database
 from sis_pipeline.datasets import RosterDatasets
 from sis_pipeline.defs.warehouse_tables import load_staged
+from sis_pipeline.warehouse import postgres_stage
 from sis_pipeline.warehouse.engine import create_warehouse_engine
 from sis_pipeline.warehouse.runs import start_sync_run
 from sis_pipeline.warehouse.schema import ensure_schema
@@ -44,10 +47,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("handle", type=Path, help="a resolved_rosters.json handle under a staging folder")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--top", type=int, default=12)
+    parser.add_argument(
+        "--indexes-kept", action="store_true",
+        help="first load with every index in place (no deferred secondary indexes): the baseline of that change",
+    )
     args = parser.parse_args(argv)
     document = json.loads(args.handle.read_text())
     document.pop("type", None)
     staged = RosterDatasets.model_validate(document)
+    if args.indexes_kept:
+        postgres_stage.DEFERRED_INDEXES_FROM_ROWS = float("inf")
     url = create_database()
     engine = create_warehouse_engine(url)
     try:
