@@ -360,3 +360,17 @@ def _as_utc(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def test_a_student_first_seen_as_tobedeleted_gets_a_closed_link(warehouse_engine):
+    """The links' validity follows the rows on a first load too (close_links looks at inserted rows only
+    when they arrive archived)."""
+    students = canonical("students", 5)
+    students.loc[3, "status"] = "tobedeleted"
+    load(warehouse_engine, {"students": [students]})
+    with warehouse_engine.connect() as conn:
+        links = conn.execute(
+            select(student_mappings.c.source_id, student_mappings.c.valid_to).where(student_mappings.c.id_type == "source_id")
+        ).all()
+    closed = {source_id for source_id, valid_to in links if valid_to is not None}
+    assert len(links) == 5 and closed == {"students-3"}

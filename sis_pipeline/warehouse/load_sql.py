@@ -224,7 +224,8 @@ def close_links(table: str) -> str:
     """A source record archived ends its link's validity; one restored opens it again.
 
     Only records this load wrote can have been archived or restored (both set `updated_at = :now`), so
-    only their links are looked at: an unchanged re-sync touches none.
+    only their links are looked at: an unchanged re-sync touches none. Of the records it inserted, only
+    those arriving archived (tobedeleted) can need it: a first load of a million students skips the rest.
     """
     mappings, _ = PERSON_LINKS[table]
     return f"""
@@ -232,7 +233,9 @@ UPDATE {mappings} SET valid_to = (
     SELECT s.archived_at FROM {table} AS s
     WHERE s.integration = {mappings}.integration AND s.source_id = {mappings}.source_id)
 WHERE integration = :integration AND id_type = 'source_id'
-  AND source_id IN (SELECT source_id FROM {table} WHERE integration = :integration AND updated_at = :now)
+  AND source_id IN (
+    SELECT source_id FROM {table} WHERE integration = :integration AND updated_at = :now
+      AND (first_seen_at < :now OR archived_at IS NOT NULL))
   AND EXISTS (
     SELECT 1 FROM {table} AS s
     WHERE s.integration = {mappings}.integration AND s.source_id = {mappings}.source_id
