@@ -42,17 +42,40 @@ def timed_statements(engine) -> Counter:
     return seconds
 
 
+def as_full_sync(document: dict, run_id: str) -> dict:
+    """The handle pointed at another run's datasets of the same layout, every entity delivered in bulk."""
+    import pyarrow.parquet as pq
+
+    document = json.loads(json.dumps(document).replace(document["run_id"], run_id))
+    document["mode"] = "full"
+    for entity in document["entities"].values():
+        entity["mode"] = "bulk"
+        for dataset in ("valid", "rejected"):
+            entity[dataset]["rows"] = pq.ParquetFile(entity[dataset]["path"]).metadata.num_rows
+        entity["fetched"] = entity["valid"]["rows"]
+    if document.get("conflicts"):
+        document["conflicts"]["rows"] = pq.ParquetFile(document["conflicts"]["path"]).metadata.num_rows
+    return document
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("handle", type=Path, help="a resolved_rosters.json handle under a staging folder")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--top", type=int, default=12)
     parser.add_argument(
+        "--as-full-sync", metavar="RUN_ID",
+        help="load that run's datasets instead of the handle's run, as a full sync (after bench/suite.py --keep-db "
+        "the handle is the incremental run's; the full sync's run id is the oldest run folder)",
+    )
+    parser.add_argument(
         "--indexes-kept", action="store_true",
         help="first load with every index in place (no deferred secondary indexes): the baseline of that change",
     )
     args = parser.parse_args(argv)
     document = json.loads(args.handle.read_text())
+    if args.as_full_sync:
+        document = as_full_sync(document, args.as_full_sync)
     document.pop("type", None)
     staged = RosterDatasets.model_validate(document)
     if args.indexes_kept:

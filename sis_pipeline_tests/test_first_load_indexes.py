@@ -115,3 +115,14 @@ def test_a_reader_holding_the_empty_table_costs_two_seconds_not_the_load(engine,
     assert 1.9 <= waited < 15
     assert not [s for s in seen if s.startswith("CREATE INDEX")]  # nothing was dropped, nothing rebuilt
     assert indexes(engine) == before
+
+
+def test_while_another_integrations_run_is_open_the_indexes_stay(engine):
+    """Its load could reach the table while this load holds it exclusively (and wait out its lock timeout):
+    parallel first syncs of a state's partitions all keep their indexes."""
+    from sis_pipeline.warehouse import start_sync_run
+
+    start_sync_run(engine, "partition-2-run", "partition_2", "full")
+    seen = statements(engine)
+    assert load(engine, {"enrollments": [enrollments()]}) == {"enrollments": counts(ROWS, inserted=ROWS)}
+    assert not [s for s in seen if s.startswith("DROP INDEX")]

@@ -12,6 +12,7 @@ from sqlalchemy.exc import OperationalError
 
 from sis_pipeline.warehouse import load_sql
 from sis_pipeline.warehouse.errors import WarehouseTimeoutError
+from sis_pipeline.warehouse.schema import sync_runs
 from sis_pipeline.warehouse.load_sql import bind
 
 # Quoting every non-null value is what lets COPY tell an empty string ("") from NULL (nothing).
@@ -42,7 +43,7 @@ def upsert(conn: Connection, table: Table, stage: Table, params: dict) -> tuple[
     """Update the changed rows, then insert the new ones: (inserted, updated). Two plain statements cost
     far less than INSERT ... ON CONFLICT DO UPDATE, which inserts every row speculatively."""
     updated = conn.execute(bind(load_sql.update_changed(table, stage)), params).rowcount
-    with _secondary_indexes_built_after(conn, table, stage):
+    with _secondary_indexes_built_after(conn, table, stage, params["integration"]):
         inserted = conn.execute(bind(load_sql.insert_new(table, stage)), params).rowcount
     return inserted, updated
 
@@ -54,17 +55,19 @@ _INDEX_LOCK_WAIT = "2s"
 
 
 @contextmanager
-def _secondary_indexes_built_after(conn: Connection, table: Table, stage: Table) -> Iterator[None]:
+def _secondary_indexes_built_after(conn: Connection, table: Table, stage: Table, integration: str) -> Iterator[None]:
     """Into an empty table, a large insert runs without the non-unique indexes, which are then built again.
 
     Inserting row by row into a B-tree whose keys arrive in random order costs far more than building the
     index from sorted rows once, the more so when the indexes outgrow shared_buffers (6.2 million
-    enrollments at a million students). Only a table with no row of any integration (a first sync): the
-    drop takes the table's exclusive lock until the load commits, which then blocks nobody with data to
-    read. Inside the load's transaction, so a failed load leaves the indexes as they were. When the lock
-    is not granted within `_INDEX_LOCK_WAIT` the load keeps the indexes and goes on as usual.
+    enrollments at a million students). Only a table with no row of any integration (a first sync), and
+    only while no other integration's run is open: the drop holds the table's exclusive lock until the
+    load commits, and another integration's load reaching the table meanwhile would wait for it (a
+    state's partitions first-synced in parallel all keep their indexes). Inside the load's transaction,
+    so a failed load leaves the indexes as they were. When the lock is not granted within
+    `_INDEX_LOCK_WAIT` (someone is reading the table) the load keeps the indexes and goes on as usual.
     """
-    definitions = _droppable_indexes(conn, table, stage)
+    definitions = _droppable_indexes(conn, table, stage, integration)
     if definitions:
         previous = conn.execute(text("SELECT current_setting('lock_timeout')")).scalar_one()
         try:
@@ -81,12 +84,15 @@ def _secondary_indexes_built_after(conn: Connection, table: Table, stage: Table)
         conn.execute(text(definition))
 
 
-def _droppable_indexes(conn: Connection, table: Table, stage: Table) -> dict[str, str]:
+def _droppable_indexes(conn: Connection, table: Table, stage: Table, integration: str) -> dict[str, str]:
     """The table's non-unique indexes (name -> CREATE INDEX statement), when the insert qualifies."""
     staged = conn.execute(text("SELECT reltuples FROM pg_class WHERE oid = CAST(:stage AS regclass)"), {"stage": stage.name}).scalar()
     if (staged or 0) < DEFERRED_INDEXES_FROM_ROWS:
         return {}
     if conn.execute(text(f"SELECT EXISTS (SELECT 1 FROM {table.name})")).scalar_one():
+        return {}
+    others_running = text(f"SELECT EXISTS (SELECT 1 FROM {sync_runs.name} WHERE status = 'running' AND integration <> :integration)")
+    if conn.execute(others_running, {"integration": integration}).scalar_one():
         return {}
     rows = conn.execute(text("""
 SELECT index_class.relname, pg_get_indexdef(index.indexrelid)
