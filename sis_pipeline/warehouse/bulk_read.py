@@ -18,8 +18,9 @@ _NULL_IS_UNQUOTED_EMPTY = {"strings_can_be_null": True, "quoted_strings_can_be_n
 
 
 def read_text_frame(engine: Engine, query: Select, columns: list[str]) -> pd.DataFrame:
-    """The rows of `query`, whose columns are all text (or dates, read as ISO text), as an object frame
-    with None for NULL: what `pd.DataFrame(rows, columns=columns, dtype=object)` gives on fetched rows."""
+    """The rows of `query`, whose columns are all text or dates, as an object frame with None for NULL: what
+    `pd.DataFrame(rows, columns=columns, dtype=object)` gives on fetched rows, except that PostgreSQL's dates
+    arrive as ISO text (`2012-03-04`) where other databases give the driver's date objects."""
     if engine.dialect.name != "postgresql":
         with engine.connect() as conn:
             return pd.DataFrame(conn.execute(query).all(), columns=columns, dtype=object)

@@ -12,8 +12,8 @@ from sqlalchemy.exc import OperationalError
 
 from sis_pipeline.warehouse import load_sql
 from sis_pipeline.warehouse.errors import WarehouseTimeoutError
-from sis_pipeline.warehouse.schema import sync_runs
 from sis_pipeline.warehouse.load_sql import bind
+from sis_pipeline.warehouse.schema import sync_runs
 
 # Quoting every non-null value is what lets COPY tell an empty string ("") from NULL (nothing).
 _CSV_OPTIONS = pa_csv.WriteOptions(include_header=False, quoting_style="all_valid")

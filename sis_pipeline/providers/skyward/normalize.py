@@ -126,8 +126,14 @@ def _sections(raw: pd.DataFrame, records: Mapping[str, pd.DataFrame], integratio
     return {"title": joined(id_text(v.column(raw, "CourseID")), titles)["title"].fillna(v.text(v.column(raw, "Code")))}
 
 
+def _person(raw: pd.DataFrame, records: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Each record's name, birth date and sex from its `Demographics/Name` record (the table built once per entity)."""
+    demographics = records["demographics"]
+    return joined(id_text(v.column(raw, "NameID")), once_per(demographics, "names", lambda: names(demographics)))
+
+
 def _students(raw: pd.DataFrame, records: Mapping[str, pd.DataFrame], integration: IntegrationConfig) -> dict:
-    person = joined(id_text(v.column(raw, "NameID")), once_per(records["demographics"], "names", lambda: names(records["demographics"])))
+    person = _person(raw, records)
     return {
         "first_name": v.text(v.column(raw, "FirstName")).fillna(person["first_name"]),
         "last_name": v.text(v.column(raw, "LastName")).fillna(person["last_name"]),
@@ -141,7 +147,7 @@ def _students(raw: pd.DataFrame, records: Mapping[str, pd.DataFrame], integratio
 
 
 def _teachers(raw: pd.DataFrame, records: Mapping[str, pd.DataFrame], integration: IntegrationConfig) -> dict:
-    person = joined(id_text(v.column(raw, "NameID")), once_per(records["demographics"], "names", lambda: names(records["demographics"])))
+    person = _person(raw, records)
     return {"first_name": person["first_name"], "middle_name": person["middle_name"], "last_name": person["last_name"]}
 
 
