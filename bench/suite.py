@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/suite.py --sizes 10000 100000
 
-Per size, one simulator process and fresh PostgreSQL databases: a full sync, an unchanged re-sync and a
+Per size, one simulator process and fresh PostgreSQL databases: a full sync, an unchanged re-sync (recorded
+on the full sync's load), the same re-sync with --reprocess (normalised and compared row by row) and a
 1% incremental sync (each `sync_integrations` in a process of its own), (a) a plain-httpx fetch floor,
 (b) a COPY floor into the real warehouse tables, (c) dlt's rest_api source into the same PostgreSQL.
 Writes bench/results/suite-<size>.{json,md}; exits 1 only when a correctness check failed.
@@ -36,6 +37,7 @@ from _scratch import (
     CLIENT_SECRET_ENV,
     RESULTS_DIR,
     TOTAL_KEYS,
+    check,
     create_database,
     libpq_url,
     run_in_scratch,
@@ -122,8 +124,19 @@ def run_size(args, size: int, scratch: Path, databases: list[str]) -> dict:
                                          lambda: run_child("COPY floor", [sys.executable, str(BENCH / "_floors.py"), "copy"], copy_spec))
             check_counts("COPY floor", phases["copy_floor"]["copied"], rows)
 
+            # The same delivery again: recorded on the full sync's load without normalising or loading it
+            # (warehouse/unchanged.py); then once more with --reprocess, which normalises and compares every row.
+            with engine.connect() as conn:
+                before_resyncs = conn.execute(text("SELECT clock_timestamp()")).scalar_one()
             phases["resync"] = phase("unchanged re-sync", lambda: sync(config_file, databases[0], staging, "full"))
+            check(phases["resync"]["unchanged_since"] == phases["full_sync"]["run_id"],
+                  f"the unchanged re-sync was not recorded as unchanged since the full sync: {phases['resync']['unchanged_since']}")
             check_resync_wrote_nothing(phases["resync"]["entities"])
+            phases["resync_reprocessed"] = phase("unchanged re-sync, --reprocess", lambda: sync(config_file, databases[0], staging, "reprocess"))
+            check(phases["resync_reprocessed"]["unchanged_since"] is None, "the reprocessed re-sync did not reprocess")
+            check_resync_wrote_nothing(phases["resync_reprocessed"]["entities"])
+            moved = {table: len(ids) for table, ids in moved_since(engine, before_resyncs).items() if ids}
+            check(not moved, f"the unchanged re-syncs rewrote rows: {moved}")
 
             fetch_spec = {"service_root": config.integration(INTEGRATION).base_url, "token_url": simulator.token_url,
                           "client_id_env": CLIENT_ID_ENV, "client_secret_env": CLIENT_SECRET_ENV,

@@ -28,6 +28,10 @@ def main(argv: list[str] | None = None) -> int:
     sync.add_argument("--config", help="integrations.yaml (default: $SIS_PIPELINE_CONFIG or ./integrations.yaml)")
     sync.add_argument("--integration", action="append", metavar="NAME", help="only this integration (repeatable)")
     sync.add_argument("--mode", choices=["full", "incremental"], default="full")
+    sync.add_argument(
+        "--reprocess", action="store_true",
+        help="normalise and load even a delivery byte-identical to the last full sync's (which is otherwise recorded as unchanged)",
+    )
     sync.add_argument("--json", action="store_true", help="print the per-integration counts as JSON")
     sync.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     sync.add_argument("--verbose", action="store_true", help="tracebacks and the libraries' own logs (Dagster, httpx, alembic)")
@@ -169,7 +173,7 @@ def _run_sync(args) -> int:
 
     # Dagster logs every step failure with its traceback; the one line per integration below says it
     # all unless the operator asks for more.
-    report = sync_integrations(config, names, mode=args.mode, dagster_log_level="INFO" if args.verbose else "CRITICAL")
+    report = sync_integrations(config, names, mode=args.mode, reprocess=args.reprocess, dagster_log_level="INFO" if args.verbose else "CRITICAL")
     tracebacks = {name: item.pop("traceback", None) for name, item in report["integrations"].items()}
     print(json.dumps(report, indent=2) if args.json else format_report(report))
     for name, item in report["integrations"].items():
@@ -220,6 +224,8 @@ def format_report(report: dict) -> str:
             lines.append(f"{name}: {item['status']} ({item.get('error_class')}) in {item['seconds']}s")
             continue
         lines.append(f"{name}: {item['status']} in {item['seconds']}s")
+        if item.get("unchanged_since"):
+            lines.append(f"  the SIS delivered exactly what run {item['unchanged_since']} read: nothing to normalise or load (--reprocess does)")
         if item.get("hold"):
             lines += [f"  held: {reason}" for reason in item["hold"]["reasons"]]
             lines.append(f"  nothing was applied; review: sis-pipeline holds show {item['run_id']}")

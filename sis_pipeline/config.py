@@ -70,6 +70,9 @@ class IntegrationConfig(BaseModel):
     poll_interval_seconds: int | None = Field(default=300, ge=5, le=86_400)
     # an incremental run reads from this long before the watermark: records committed late with an earlier stamp
     lookback_seconds: int = Field(default=300, ge=0, le=7 * 86_400)
+    # a full sync of a delivery byte-identical to the last one is recorded without normalising or loading
+    # (warehouse/unchanged.py) while the last full comparison with the SIS is at most this old; null: never
+    unchanged_delivery_days: float | None = Field(default=7, ge=0, le=366)
     # whose row a child's golden record (student_profiles) takes when several integrations list the child: lower wins
     priority: int = Field(default=100, ge=0, le=999)
     options: dict[str, Any] = Field(default_factory=dict)

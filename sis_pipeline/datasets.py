@@ -27,6 +27,8 @@ class RawCollection(Dataset):
     since: datetime | None = None
     # the newest source modification time among the records (the SIS's clock), the watermark's candidate
     newest_change: datetime | None = None
+    # the digest of the collection's pages as staged (delivery.py); None on handles staged before it was
+    pages_digest: str | None = None
 
 
 class EntityDatasets(BaseModel):
@@ -45,6 +47,15 @@ class EntityDatasets(BaseModel):
     warnings: dict[str, int] = {}
 
 
+class Delivery(BaseModel):
+    """A delivery's digest (its pages, modes, settings and code) and the settings' digest alone (delivery.py)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    digest: str
+    settings: str
+
+
 class StagedRun(BaseModel):
     """Which integration and run staged the datasets, in which sync mode, and when they were read from the SIS.
 
@@ -58,6 +69,10 @@ class StagedRun(BaseModel):
     run_id: str
     mode: SyncMode
     extracted_at: datetime | None = None
+    # what the SIS delivered, as digests (delivery.py): a full sync's load records it for the next to match
+    delivery: "Delivery | None" = None
+    # the run whose delivery this one matched byte for byte (warehouse/unchanged.py): nothing to normalise or load
+    unchanged_since: str | None = None
 
 
 class RawRosters(StagedRun):

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 
+from sis_pipeline.delivery import page_digest, write_page_digests
 from sis_pipeline.providers.common.changes import ChangeFilterUnavailable
 from sis_pipeline.providers.common.http import REFUSED
 from sis_pipeline.staging import RecordWriter
@@ -20,21 +21,21 @@ def extract_collection(provider, collection: str, out_dir: Path, since: datetime
     With `since`, only records modified at or after it are read; if the SIS refuses the change filter
     before any page came, the collection is read whole. The handle's `newest_change` is the newest
     modification time among the records (the SIS's clock), the candidate for its watermark. A `listener`
-    (normalize/streaming.py) hears of every page on disk and of the collection's end.
+    (normalize/streaming.py) hears of every page on disk (with its digest, delivery.py) and of the collection's end.
     """
     started = time.perf_counter()
     # credential fields the provider declares (a OneRoster user's `password`) never reach the disk
     writer = RecordWriter(out_dir / f"{collection}.ndjson", getattr(provider, "secret_fields", ()))
-    refused, newest = None, None
+    refused, newest, pages = None, None, []
 
     def stage(since: datetime | None) -> None:
         nonlocal newest
         for page in provider.iter_pages(collection, since=since):
-            writer.write(page)
+            pages.append(page_digest(writer.write(page)))
             newest = _newer(newest, _newest_change(provider, collection, page))
             if listener is not None:
                 writer.flush()
-                listener.written(collection, writer.path, writer.rows)
+                listener.written(collection, writer.path, writer.rows, pages[-1])
 
     try:
         try:
@@ -44,6 +45,7 @@ def extract_collection(provider, collection: str, out_dir: Path, since: datetime
                 raise
             log.warning("%s %s: no change filter (%s); read whole, nothing archived", provider.integration.name, collection, why)
             since = None
+            pages.clear()
             stage(None)
     except REFUSED as error:
         if collection not in getattr(provider, "optional_collections", ()):
@@ -60,6 +62,7 @@ def extract_collection(provider, collection: str, out_dir: Path, since: datetime
             provider.integration.name, collection, refused,
         )
         return None
+    result["pages_digest"] = write_page_digests(writer.path, pages)
     result["seconds"] = round(time.perf_counter() - started, 3)
     result["since"], result["newest_change"] = since, newest
     log.info("%s %s: %d records in %.1fs", provider.integration.name, collection, result["rows"], result["seconds"])

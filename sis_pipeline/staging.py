@@ -75,16 +75,20 @@ class RecordWriter:
         self._secret_fields = [field.split(".") for field in secret_fields]
         self._file = open_private(path)
 
-    def write(self, records: list[dict]) -> None:
-        if records:
-            if self._secret_fields:
-                records = [without_fields(record, self._secret_fields) for record in records]
-            try:
-                lines = [orjson.dumps(record) for record in records]
-            except orjson.JSONEncodeError:
-                lines = [_dumps_any(record) for record in records]
-            self._file.write(b"\n".join(lines) + b"\n")
-            self.rows += len(records)
+    def write(self, records: list[dict]) -> bytes:
+        """Append one page; the bytes written (a page digest is taken of exactly what is staged)."""
+        if not records:
+            return b""
+        if self._secret_fields:
+            records = [without_fields(record, self._secret_fields) for record in records]
+        try:
+            lines = [orjson.dumps(record) for record in records]
+        except orjson.JSONEncodeError:
+            lines = [_dumps_any(record) for record in records]
+        data = b"\n".join(lines) + b"\n"
+        self._file.write(data)
+        self.rows += len(records)
+        return data
 
     def flush(self) -> None:
         """Every record written so far readable by another process (normalising while extracting)."""

@@ -212,9 +212,9 @@ def write_config(tmp_path, monkeypatch):
 def sync(tmp_path):
     """Run the asset graph in-process for one configured integration into a given warehouse."""
 
-    def run(config_file: Path, warehouse: str, *, name: str = "springfield", mode: str = "full") -> dict:
+    def run(config_file: Path, warehouse: str, *, name: str = "springfield", mode: str = "full", reprocess: bool = False) -> dict:
         config = load_config(config_file)
         resources = build_resources(config, warehouse, str(tmp_path / "staging"))
-        return sync_integrations(config, [name], mode=mode, resources=resources)["integrations"][name]
+        return sync_integrations(config, [name], mode=mode, reprocess=reprocess, resources=resources)["integrations"][name]
 
     return run

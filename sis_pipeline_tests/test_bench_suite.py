@@ -13,7 +13,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO / "bench"
-PHASES = {"full_sync", "resync", "incremental", "fetch_floor", "copy_floor"}
+PHASES = {"full_sync", "resync", "resync_reprocessed", "incremental", "fetch_floor", "copy_floor"}
 NOTHING_WRITTEN = {"inserted": 0, "updated": 0, "archived": 0}
 
 
@@ -41,8 +41,11 @@ def test_the_suite_passes_its_checks_and_reports_every_phase_at_300_students(pos
                                          "enrollments": totals["enrollments"]}
     assert phases["copy_floor"]["records"] == sum(results["warehouse_rows"].values())
     assert phases["fetch_floor"]["records"] == phases["full_sync"]["records"] == sum(totals[c] for c in phases["fetch_floor"]["per_collection"])
-    for counts in phases["resync"]["entities"].values():
-        assert {name: counts[name] for name in NOTHING_WRITTEN} == NOTHING_WRITTEN
+    for resync in ("resync", "resync_reprocessed"):
+        for counts in phases[resync]["entities"].values():
+            assert {name: counts[name] for name in NOTHING_WRITTEN} == NOTHING_WRITTEN
+    assert phases["resync"]["unchanged_since"] == phases["full_sync"]["run_id"]
+    assert phases["resync_reprocessed"]["unchanged_since"] is None
     assert results["changes"] == {"students": 3, "renamed": 2, "tobedeleted": 1}
     assert {k: phases["incremental"]["entities"]["students"][k] for k in NOTHING_WRITTEN} == {"inserted": 0, "updated": 3, "archived": 1}
 
@@ -53,6 +56,7 @@ def test_the_suite_passes_its_checks_and_reports_every_phase_at_300_students(pos
         "dlt_vs_full": None,
         "full_vs_fetch": round(seconds["full_sync"] / seconds["fetch_floor"], 3),
         "resync_vs_full": round(seconds["resync"] / seconds["full_sync"], 3),
+        "reprocessed_resync_vs_full": round(seconds["resync_reprocessed"] / seconds["full_sync"], 3),
         "incremental_vs_full": round(seconds["incremental"] / seconds["full_sync"], 3),
     }
     resync_target = results["targets"]["resync_vs_full"]

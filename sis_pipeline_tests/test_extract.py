@@ -35,7 +35,7 @@ class RefusingProvider(ProviderBase):
 def test_a_refused_optional_collection_is_skipped_and_leaves_no_file(tmp_path, refusal):
     handles, skipped = extract(RefusingProvider({"student_changes": refusal}), tmp_path)
     assert skipped == ["student_changes"] and set(handles) == {"students"}
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["students.ndjson"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["students.ndjson", "students.pages"]
 
 
 @pytest.mark.parametrize("refusal", [ForbiddenError("HTTP 403 on /ws/v1/district/student"), NotFoundError("HTTP 404")])

@@ -30,8 +30,10 @@ def reject_student(district, index: int, family_name: str = "  ") -> str:
 def test_unchanged_resyncs_keep_one_row_per_rejection_and_every_report_counts_it(district, write_config, sync, warehouse_url):
     bad = reject_student(district, 3)
     config = write_config(district)
-    reports = [sync(config, warehouse_url) for _ in range(3)]
+    # the second compares every row (--reprocess), the third stands on it (an unchanged delivery): both count it
+    reports = [sync(config, warehouse_url), sync(config, warehouse_url, reprocess=True), sync(config, warehouse_url)]
     assert [r["status"] for r in reports] == ["success"] * 3
+    assert [r.get("unchanged_since") for r in reports] == [None, None, reports[1]["run_id"]]
     assert [r["entities"]["students"]["rejected"] for r in reports] == [1, 1, 1]
     (row,) = rejections(warehouse_url)
     assert (row.source_id, row.times_rejected, row.run_id) == (bad, 3, reports[-1]["run_id"])

@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from sis_pipeline.config import PipelineConfig
-from sis_pipeline.datasets import Dataset, EntityDatasets, RawCollection, RawRosters, RosterDatasets, SyncMode
+from sis_pipeline.datasets import Dataset, Delivery, EntityDatasets, RawCollection, RawRosters, RosterDatasets, StagedRun, SyncMode
+from sis_pipeline.delivery import delivery_digest, read_page_digests, settings_digest
 from sis_pipeline.defs.resources import RunLockResource, StagingResource, WarehouseResource, normalizer_for, open_provider
 from sis_pipeline.defs.steps import recorded_sync_step
 from sis_pipeline.extract import extract
@@ -20,6 +21,7 @@ from sis_pipeline.staging import read_frame, write_frame
 from sis_pipeline.warehouse.audit import record_api_calls
 from sis_pipeline.warehouse.cursors import read_watermarks
 from sis_pipeline.warehouse.teacher_mappings import read_teacher_index
+from sis_pipeline.warehouse.unchanged import unchanged_reference
 
 STAGED = {"io_manager_key": "staged_datasets"}
 
@@ -29,6 +31,9 @@ class SyncRunConfig(dg.Config):
     what changed since the watermarks (sync_cursors) and archives only what the SIS marks deleted."""
 
     mode: SyncMode = "full"
+    # a full sync whose delivery is byte-identical to the last one's is recorded as unchanged without
+    # normalising or loading (warehouse/unchanged.py); this normalises and loads it all the same
+    reprocess: bool = False
 
 
 @dg.asset(group_name="rosters", kinds={"python", "parquet"}, **STAGED)
@@ -45,17 +50,27 @@ def raw_rosters(
     with recorded_sync_step(warehouse, run_id, name, config.mode, hold_run_lock=run_lock.hold) as engine:
         staging.prune(name, run_id)  # older runs are kept only to re-run a step; never the last good ones
         integration = integrations.integration(name)
+        settings = settings_digest(integration, integrations.priorities, normalizer_for(integration))
+        reference = None
+        if config.mode == "full" and not config.reprocess:
+            reference = unchanged_reference(engine, name, run_id, integration.unchanged_delivery_days)
         provider = open_provider(integration, warehouse)
         started = time.perf_counter()
         extracted_at = datetime.now(UTC)
-        since, whole, normalized = None, [], None
-        listener = _normalize_while_extracting(integration, staging.run_dir(name, run_id), config.mode, extracted_at)
+        since, whole, normalized, delivery, unchanged_since = None, [], None, None, None
+        listener = _normalize_while_extracting(
+            integration, staging.run_dir(name, run_id), config.mode, extracted_at, _expected_pages(staging, name, reference, settings)
+        )
         try:
             if config.mode == "incremental":
                 since, whole = plan_since(provider, read_watermarks(engine, name), integration.lookback_seconds)
             collections, skipped = extract(provider, staging.run_dir(name, run_id) / "raw", since, listener)
             api = provider.api_stats()
-            normalized = listener.result() if listener is not None else None
+            if config.mode == "full":
+                delivery = Delivery(digest=delivery_digest(settings, collections), settings=settings)
+                if reference is not None and reference["delivery"]["digest"] == delivery.digest:
+                    unchanged_since = reference["run_id"]
+            normalized = listener.result() if listener is not None and unchanged_since is None else None
         finally:
             if listener is not None:
                 listener.close()
@@ -69,6 +84,7 @@ def raw_rosters(
         | {f"since_{collection}": handle["since"].isoformat() for collection, handle in collections.items() if handle.get("since")}
         | {"duration_s": round(time.perf_counter() - started, 2)}
         | ({"normalized_after_last_page_s": listener.tail_seconds} if normalized is not None else {})
+        | ({"unchanged_since": unchanged_since} if unchanged_since else {})
     )
     return RawRosters(
         integration=name,
@@ -77,17 +93,28 @@ def raw_rosters(
         extracted_at=extracted_at,
         collections={collection: RawCollection.model_validate(handle) for collection, handle in collections.items()},
         normalized=normalized,
+        delivery=delivery,
+        unchanged_since=unchanged_since,
     )
 
 
-def _normalize_while_extracting(integration, run_dir, mode: str, extracted_at: datetime) -> NormalizeWhileExtracting | None:
+def _expected_pages(staging: StagingResource, name: str, reference: dict | None, settings: str) -> dict[str, list[str]] | None:
+    """The pages of the delivery tonight's may repeat: the reference run's, if read under the same settings and code."""
+    if reference is None or reference["delivery"]["settings"] != settings:
+        return None
+    return read_page_digests(staging.run_dir(name, reference["run_id"]) / "raw") or None
+
+
+def _normalize_while_extracting(
+    integration, run_dir, mode: str, extracted_at: datetime, expected_pages: dict[str, list[str]] | None
+) -> NormalizeWhileExtracting | None:
     """Chunked normalising may start before extraction ends; whole-collection normalising (chunk size 0) cannot."""
     size = chunk_records()
     if not size:
         return None
     return NormalizeWhileExtracting(
         integration, normalizer_for(integration), run_dir / "normalized",
-        today=extracted_at.date(), newest_wins=mode == "incremental", size=size,
+        today=extracted_at.date(), newest_wins=mode == "incremental", size=size, hold_while_matching=expected_pages,
     )
 
 
@@ -102,6 +129,9 @@ def normalized_rosters(
 ) -> RosterDatasets:
     """Schools, terms, courses, sections, students, teachers and enrollments in one checked shape; bad rows set aside."""
     name, run_id = context.partition_key, context.run_id
+    if raw_rosters.unchanged_since:
+        context.add_output_metadata({"unchanged_since": raw_rosters.unchanged_since})
+        return RosterDatasets(**raw_rosters.model_dump(include=set(StagedRun.model_fields)) | {"run_id": run_id}, entities={})
     with recorded_sync_step(warehouse, run_id, name, raw_rosters.mode, hold_run_lock=run_lock.hold):
         integration = integrations.integration(name)
         normalizer = normalizer_for(integration)
@@ -133,6 +163,7 @@ def normalized_rosters(
         run_id=run_id,
         mode=raw_rosters.mode,
         extracted_at=raw_rosters.extracted_at,
+        delivery=raw_rosters.delivery,
         entities={entity: EntityDatasets.model_validate(result) for entity, result in entities.items()},
         watermarks=watermarks,
     )
@@ -150,6 +181,9 @@ def resolved_rosters(
     """Each student linked to one stable student_uid, and SIS-vs-local conflicts settled by the integration's strategy."""
     name, run_id = context.partition_key, context.run_id
     resolved = normalized_rosters.model_copy(update={"run_id": run_id})
+    if resolved.unchanged_since:
+        context.add_output_metadata({"unchanged_since": resolved.unchanged_since})
+        return resolved
     reviews_opened, actions = 0, {}
     with recorded_sync_step(warehouse, run_id, name, normalized_rosters.mode, hold_run_lock=run_lock.hold) as engine:
         strategy = integrations.integration(name).conflict_strategy

@@ -5,7 +5,7 @@ import time
 import dagster as dg
 from sqlalchemy import Engine
 
-from sis_pipeline.config import PipelineConfig, SafetyLimits
+from sis_pipeline.config import IntegrationConfig, PipelineConfig, SafetyLimits
 from sis_pipeline.counts import entity_counts
 from sis_pipeline.datasets import RosterDatasets
 from sis_pipeline.defs.resources import RunLockResource, StagingResource, WarehouseResource
@@ -19,6 +19,7 @@ from sis_pipeline.warehouse.loader import EntityCounts, load_integration
 from sis_pipeline.warehouse.row_counts import active_row_counts
 from sis_pipeline.warehouse.runs import read_sync_run
 from sis_pipeline.warehouse.schema import ENTITY_TABLES
+from sis_pipeline.warehouse.unchanged import delivery_record, record_unchanged
 
 TABLE_MEANINGS = {
     "schools": "The district's schools.",
@@ -74,6 +75,9 @@ def warehouse_tables(
     with the report as metadata so that the run shows in red until a person approves or discards it.
     """
     name, run_id = context.partition_key, context.run_id
+    if resolved_rosters.unchanged_since:
+        yield from _record_unchanged(context, resolved_rosters, integrations.integration(name), warehouse, run_lock)
+        return
     entities = resolved_rosters.entities
     loaded_entities = [entity for entity in ENTITIES if entity in entities]
     started = time.perf_counter()
@@ -102,6 +106,30 @@ def warehouse_tables(
                 "staged_by_run": resolved_rosters.run_id,
                 "kept_columns": dg.MetadataValue.json(staged.kept_columns),
                 "kept_rows": staged.kept_rows,
+                "dagster/row_count": rows[entity],
+                **report,
+            },
+        )
+
+
+def _record_unchanged(context, staged: RosterDatasets, integration: IntegrationConfig, warehouse: WarehouseResource, run_lock: RunLockResource):
+    """The delivery is the one the warehouse holds: the run is recorded on that run's load, nothing written."""
+    name, run_id = integration.name, context.run_id
+    with recorded_sync_step(warehouse, run_id, name, staged.mode, hold_run_lock=run_lock.hold) as engine:
+        counts = record_unchanged(
+            engine, name, run_id, staged.unchanged_since, staged.delivery.digest, integration.unchanged_delivery_days
+        )
+    entities = [entity for entity in ENTITIES if entity in counts]
+    rows = active_row_counts(engine, name, entities)
+    report = _report_metadata(context, engine, name, run_id)
+    for entity in entities:
+        loaded = counts[entity]
+        yield dg.MaterializeResult(
+            asset_key=["warehouse", entity],
+            metadata={
+                **entity_counts(counts.get("fetched", {}).get(entity, loaded["staged"]), loaded["staged"], counts["rejected"].get(entity, 0), loaded),
+                "mode": "unchanged",
+                "unchanged_since": staged.unchanged_since,
                 "dagster/row_count": rows[entity],
                 **report,
             },
@@ -141,6 +169,9 @@ def load_staged(
             # columns a related collection did not deliver: the load kept the warehouse's values (e.g. birth_date)
             "kept_columns": {entity: entities[entity].kept_columns for entity in loaded_entities if entities[entity].kept_columns},
             "warnings": {entity: entities[entity].warnings for entity in loaded_entities if entities[entity].warnings},
+            # what the next full sync may match to be recorded without loading (warehouse/unchanged.py)
+            **({"delivery": delivery_record(staged.delivery.digest, staged.delivery.settings, run_id, staged.extracted_at)}
+               if staged.delivery and staged.extracted_at else {}),
         },
         extracted_at=staged.extracted_at or _staging_run_start(engine, staged),
         safety=safety,

@@ -20,6 +20,8 @@ INDEXED_COLUMNS = ("source_id", "state_id", "legacy_source_id", "user_source_id"
 MAX_INDEXED_CHARS = 512
 # Raw records a provider could read but not trust (a CSV row of the wrong width) carry why in this field.
 INPUT_ERROR_FIELD = "_input_error"
+# The one reason that depends on the run's date, not the record: the same record may pass another day.
+RUN_DATE_REASON = "is after the run's date"
 _SURROGATE = "[\ud800-\udfff]"
 _JSON_NUL = "\\u0000"
 
@@ -52,7 +54,7 @@ def input_reasons(frame: pd.DataFrame, raw_errors: pd.Series | None, today: date
         born = frame["birth_date"].astype("string")
         # ISO dates compare as strings; malformed ones are pandera's to reject
         future = born.str.match(r"^\d{4}-\d{2}-\d{2}$") & (born > today.isoformat())
-        reasons.append(_where(future, "birth_date: " + born + f" is after the run's date {today.isoformat()}"))
+        reasons.append(_where(future, "birth_date: " + born + f" {RUN_DATE_REASON} {today.isoformat()}"))
     found = pd.concat([r for r in reasons if not r.empty]) if any(not r.empty for r in reasons) else pd.Series(dtype=object)
     return found.groupby(level=0).agg("; ".join) if not found.empty else found
 

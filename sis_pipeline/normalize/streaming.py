@@ -48,9 +48,26 @@ class NormalizeWhileExtracting:
     has returned, `close` always (it stops a worker still running, e.g. when the run was interrupted).
     """
 
-    def __init__(self, integration: IntegrationConfig, normalizer, out_dir: Path, *, today: date, newest_wins: bool, size: int):
+    def __init__(
+        self,
+        integration: IntegrationConfig,
+        normalizer,
+        out_dir: Path,
+        *,
+        today: date,
+        newest_wins: bool,
+        size: int,
+        hold_while_matching: dict[str, list[str]] | None = None,
+    ):
         self._arguments = (integration, normalizer, out_dir, today, newest_wins, size)
         self._size = size
+        # The page digests of a delivery the warehouse already holds (delivery.py): while every page
+        # matches, tonight's may be that delivery again and need no normalising, so the worker waits
+        # (its CPU is the fetch's); the first page that differs starts it, from the first record.
+        self._expected = hold_while_matching
+        self._matching = bool(hold_while_matching)
+        self._pages: dict[str, int] = {}
+        self._most_rows = 0
         self._out_dir = out_dir
         self._lock = threading.Lock()
         self._backlog: list[tuple] = []  # what the worker must hear first, when it starts late
@@ -63,15 +80,28 @@ class NormalizeWhileExtracting:
     def planned(self, modes: dict[str, str]) -> None:
         self._send(("planned", modes))
 
-    def written(self, collection: str, path: Path, rows: int) -> None:
+    def written(self, collection: str, path: Path, rows: int, digest: str | None = None) -> None:
         with self._lock:
-            if self._process is None and not self._failed and rows >= self._size:
-                self._start()
+            page = self._pages[collection] = self._pages.get(collection, 0) + 1
+            if self._matching:
+                expected = self._expected.get(collection, [])
+                self._matching = page <= len(expected) and expected[page - 1] == digest
+            self._most_rows = max(self._most_rows, rows)
+            self._start_when_due()
         self._send(("written", collection, str(path), rows))
 
     def finished(self, collection: str, path: Path, rows: int | None) -> None:
         """`rows` None: the SIS refused this optional collection, whose file is gone."""
+        with self._lock:
+            if self._matching and (rows is None or self._pages.get(collection, 0) != len(self._expected.get(collection, []))):
+                self._matching = False
+                self._start_when_due()
         self._send(("finished", collection, str(path), rows))
+
+    @property
+    def held_back(self) -> bool:
+        """Every page so far matched the expected delivery's, so the worker never started."""
+        return self._matching
 
     def result(self) -> dict[str, dict] | None:
         """The entities' datasets (normalize_integration's result), or None when there is none to adopt."""
@@ -102,6 +132,10 @@ class NormalizeWhileExtracting:
             self._process.terminate()
             self._process.join()
             self._process = None
+
+    def _start_when_due(self) -> None:
+        if self._process is None and not self._failed and not self._matching and self._most_rows >= self._size:
+            self._start()
 
     def _start(self) -> None:
         try:

@@ -73,6 +73,8 @@ def _run_summary(run: dict, personal_data: bool) -> dict:
         "seconds": _seconds(run),
         "error_class": run["error_class"],
         **({"error": run["error"]} if personal_data else {}),
+        # a delivery byte-identical to that run's: recorded on its load, nothing normalised or loaded
+        "unchanged_since": ((run["counts"] or {}).get("delivery") or {}).get("unchanged_since"),
     }
 
 

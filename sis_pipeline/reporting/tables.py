@@ -65,6 +65,8 @@ def run_line(report: dict) -> str:
         line += f", {run['seconds']:g} s"
     if run["error_class"]:
         line += f"; failed ({run['error_class']})" + (f": {run['error']}" if run.get("error") else "")
+    if run.get("unchanged_since"):
+        line += f"; the SIS delivered exactly what run {run['unchanged_since']} read, so nothing was normalised or loaded"
     return line
 
 

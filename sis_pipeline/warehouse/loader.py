@@ -37,6 +37,11 @@ from sis_pipeline.warehouse.schema import ENTITY_TABLES, change_columns
 _BACKENDS: dict[str, ModuleType] = {"postgresql": postgres_stage, "sqlite": sqlite_stage}
 
 
+def lock_integration(conn: Connection, integration: str) -> None:
+    """Hold the integration's load lock until the transaction ends: its loads queue instead of interleaving."""
+    _BACKENDS[conn.dialect.name].lock_integration(conn, integration)
+
+
 @dataclass(frozen=True)
 class EntityCounts:
     """What one load did to one entity.
@@ -116,7 +121,7 @@ def load_integration(
     try:
         with engine.begin() as conn:
             backend = _BACKENDS[conn.dialect.name]
-            backend.lock_integration(conn, integration)
+            lock_integration(conn, integration)
             # Rejections first: a full sync must not archive a row that was listed but rejected.
             rejected_counts = write_rejected(conn, backend, integration, run_id, rejected or {}, now)
             # Before the students load rebuilds the golden records: an edit the SIS won no longer shows.

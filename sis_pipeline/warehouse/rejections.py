@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from types import ModuleType
 
 import pandas as pd
-from sqlalchemy import Column, Connection, MetaData, Table, delete
+from sqlalchemy import Column, Connection, MetaData, Table, delete, update
 
 from sis_pipeline.config import ConfigError
 from sis_pipeline.warehouse import load_sql
@@ -69,11 +69,26 @@ def write_rejected(
         backend.copy_frame(conn, stage, records[_STAGED])
         conn.execute(load_sql.bind(_UPSERT))
         stage.drop(conn)
+    _prune(conn, integration, now)
+    return {entity: len(frame) for entity, frame in rejected.items()}
+
+
+def rejected_again(conn: Connection, integration: str, run_id: str, earlier_run_id: str, now: datetime) -> None:
+    """An unchanged delivery rejects exactly what `earlier_run_id` rejected: those rows move on to this run,
+    as write_rejected's upsert would have moved them, and old ones are pruned."""
+    conn.execute(
+        update(rejected_records)
+        .where(rejected_records.c.integration == integration, rejected_records.c.run_id == earlier_run_id)
+        .values(run_id=run_id, rejected_at=now, times_rejected=rejected_records.c.times_rejected + 1)
+    )
+    _prune(conn, integration, now)
+
+
+def _prune(conn: Connection, integration: str, now: datetime) -> None:
     cutoff = now - timedelta(days=retention_days())
     conn.execute(delete(rejected_records).where(
         rejected_records.c.integration == integration, rejected_records.c.rejected_at < cutoff
     ))
-    return {entity: len(frame) for entity, frame in rejected.items()}
 
 
 def _stage_table() -> Table:
