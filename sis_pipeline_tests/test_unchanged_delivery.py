@@ -7,15 +7,15 @@ conditions under which it must not be (warehouse/unchanged.py) run by run, on bo
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 
 from sis_pipeline.cli import format_report
 from sis_pipeline.normalize.models import ENTITIES
 from sis_pipeline.reporting import report_markdown
-from sis_pipeline.warehouse import create_warehouse_engine, ensure_schema
+from sis_pipeline.warehouse import create_warehouse_engine
 from sis_pipeline.warehouse.overrides import set_override
 from sis_pipeline.warehouse.runs import finish_sync_run, start_sync_run
-from sis_pipeline.warehouse.schema import ENTITY_TABLES, identity_reviews, rejected_records, sync_conflicts, sync_runs
+from sis_pipeline.warehouse.schema import ENTITY_TABLES, identity_reviews, local_overrides, rejected_records, sync_conflicts, sync_runs
 from sis_pipeline.warehouse.unchanged import DeliveryChangedUnderneath, delivery_record, record_unchanged, unchanged_reference
 from sis_pipeline_tests.helpers import expected_totals, warehouse_counts
 
@@ -139,11 +139,8 @@ DIGEST = "d" * 32
 
 
 @pytest.fixture
-def engine(warehouse_url):
-    engine = create_warehouse_engine(warehouse_url)
-    ensure_schema(engine)
-    yield engine
-    engine.dispose()
+def engine(warehouse_engine):
+    return warehouse_engine
 
 
 def _full_run(engine, run_id: str, *, processed_at: datetime | None = None, status: str = "success", mode: str = "full",
@@ -202,7 +199,7 @@ def test_a_persons_decision_since_the_last_run_makes_the_next_one_load(engine, e
     now = datetime.now(UTC)
     with engine.begin() as conn:
         if edit == "override":
-            conn.execute(insert(ENTITY_TABLES["students"].metadata.tables["local_overrides"]).values(
+            conn.execute(insert(local_overrides).values(
                 student_uid="u1", field="last_name", value="X", set_by="registrar", set_at=now))
         elif edit == "conflict":
             conn.execute(insert(sync_conflicts).values(
@@ -237,7 +234,7 @@ def test_recording_moves_the_rejections_on_and_rechecks_under_the_lock(engine):
     # between reading the SIS and recording, a person edited: nothing is recorded, the run fails with why
     start_sync_run(engine, "r3", "springfield", "full")
     with engine.begin() as conn:
-        conn.execute(insert(ENTITY_TABLES["students"].metadata.tables["local_overrides"]).values(
+        conn.execute(insert(local_overrides).values(
             student_uid="u1", field="last_name", value="X", set_by="registrar", set_at=datetime.now(UTC)))
     with pytest.raises(DeliveryChangedUnderneath, match="nothing was loaded"):
         record_unchanged(engine, "springfield", "r3", "r2", DIGEST, 7)
