@@ -155,6 +155,27 @@ def _throwaway_cluster(bindir: Path):
         shutil.rmtree(root, ignore_errors=True)
 
 
+def pytest_collection_modifyitems(config, items):
+    """Make `xdist_group` marks hold under `--dist loadgroup` with this pytest.
+
+    pytest-xdist groups a test by appending `@<group>` to its nodeid (`item._nodeid`); pytest 9 keeps the
+    nodeid in `item._id`, so that append is lost and grouped tests (a fixed port, a shared warehouse) were
+    spread over both workers. Append it where pytest reads it.
+    """
+    if not getattr(config.option, "loadgroup", False):
+        return
+    try:
+        from _pytest.nodeid import NodeId
+    except ImportError:  # an older pytest: xdist's own append works
+        return
+    for item in items:
+        groups = sorted({str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+                         for mark in item.iter_markers("xdist_group")})
+        nodeid = item.nodeid
+        if groups and not nodeid.rfind("@") > nodeid.rfind("]") and hasattr(item, "_id"):
+            item._id = NodeId.parse(f"{nodeid}@{'_'.join(groups)}")
+
+
 # --- The OneRoster simulator and a configured integration pointing at it ---------------------------
 
 
