@@ -11,6 +11,7 @@ import re
 import stat
 import subprocess
 import sys
+import uuid
 import xml.etree.ElementTree as ET
 from collections import Counter, defaultdict
 from html.parser import HTMLParser
@@ -19,18 +20,21 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 import pytest
+import yaml
 from sqlalchemy import select
 
 from sis_pipeline.config import load_config
 from sis_pipeline.defs import build_resources
 from sis_pipeline.defs.sync_runner import sync_integrations
 from sis_pipeline.normalize import stage
+from sis_pipeline.providers.common.guards import forget_guards
 from sis_pipeline.normalize.reason_patterns import SEPARATOR, reason_pattern
 from sis_pipeline.reporting.data import ENTITY_COUNTS
 from sis_pipeline.warehouse import create_warehouse_engine
 from sis_pipeline.warehouse.check_results import read_check_results
 from sis_pipeline.warehouse.schema import check_results
 from sis_pipeline.warehouse.schema import rejected_records, sync_runs
+from sis_pipeline_tests.helpers import created_database
 
 CLI = str(Path(sys.executable).with_name("sis-pipeline"))
 DROPPED_FLAG = "enabled: unreadable enabledUser dropped, the record kept"
@@ -85,19 +89,67 @@ def make_dirty(district) -> dict:
     return ids
 
 
-@pytest.fixture
-def synced(district, write_config, sync, warehouse_url):
-    """A clean run, then a dirty one with check outcomes recorded: (the runs' ids, clean first; what was broken)."""
-    config = write_config(district)
-    clean = sync(config, warehouse_url)
-    broken = make_dirty(district)
-    dirty = sync(config, warehouse_url)
+# The five report tests below only read the warehouse (the report command writes its files to the test's
+# own tmp_path), so they share one clean-then-dirty sync per backend: one worker, one warehouse each.
+REPORT_TESTS = pytest.mark.xdist_group("test_report_synced")
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def shared_warehouse_url(request, tmp_path_factory):
+    """One warehouse per backend for this module's read-only report tests."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('report-warehouse') / 'warehouse.sqlite'}"
+    else:
+        server = request.getfixturevalue("postgres_server_url")
+        with created_database(server, f"sis_test_{uuid.uuid4().hex[:12]}") as url:
+            yield url
+
+
+@pytest.fixture(scope="module")
+def synced(oneroster_sim, shared_warehouse_url, tmp_path_factory):
+    """A clean run, then a dirty one with check outcomes recorded: (the runs' ids, clean first; what was broken).
+
+    Made once per backend: the tests that use it never write to the warehouse.
+    """
+    district, warehouse_url = oneroster_sim, shared_warehouse_url
+    scratch = tmp_path_factory.mktemp("report-sync")
+    config = scratch / "integrations.yaml"
+    config.write_text(yaml.safe_dump({"integrations": [{
+        "name": "springfield", "provider": "oneroster", "base_url": district.oneroster_root("1.1"),
+        "token_url": district.token_url, "client_id_env": "SPRINGFIELD_CLIENT_ID",
+        "client_secret_env": "SPRINGFIELD_CLIENT_SECRET", "page_size": 100,
+    }]}))
+
+    def sync() -> dict:
+        forget_guards()
+        pipeline = load_config(config)
+        resources = build_resources(pipeline, warehouse_url, str(scratch / "staging"))
+        return sync_integrations(pipeline, ["springfield"], resources=resources)["integrations"]["springfield"]
+
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("SPRINGFIELD_CLIENT_ID", district.client_id)
+        env.setenv("SPRINGFIELD_CLIENT_SECRET", district.client_secret)
+        district.reset()
+        district.update_settings(paging_headers="all")
+        try:
+            clean = sync()
+            broken = make_dirty(district)
+            dirty = sync()
+        finally:
+            district.reset()
+            district.update_settings(paging_headers="all")
     assert (clean["status"], dirty["status"]) == ("success", "success"), dirty
     engine = create_warehouse_engine(warehouse_url)
     with engine.begin() as conn:  # the clean run stands for a run of a release before the checks existed
         conn.execute(check_results.delete().where(check_results.c.run_id == clean["run_id"]))
     engine.dispose()
     return [clean["run_id"], dirty["run_id"]], broken
+
+
+@pytest.fixture
+def warehouse_url(shared_warehouse_url):
+    """The module's shared warehouse, for the tests that read what `synced` wrote."""
+    return shared_warehouse_url
 
 
 def recorded_checks(url: str, run_id: str) -> list[tuple[str, str]]:
@@ -258,6 +310,7 @@ def assert_reasons_match(shown: dict, expected: dict) -> None:
 # --- the tests ---------------------------------------------------------------------------------
 
 
+@REPORT_TESTS
 def test_json_report_carries_the_warehouse_numbers(synced, warehouse_url, tmp_path):
     (clean_run, dirty_run), broken = synced
     text, path = report_file(warehouse_url, tmp_path, "json")
@@ -286,6 +339,7 @@ def test_json_report_carries_the_warehouse_numbers(synced, warehouse_url, tmp_pa
     assert {p["run_id"]: {k: p[k] for k in ("rows", "rejected", "seconds")} for p in springfield["history"]} == points
 
 
+@REPORT_TESTS
 def test_html_report_is_one_offline_page_with_charts_whose_numbers_are_the_warehouse(synced, warehouse_url, tmp_path):
     (clean_run, dirty_run), _ = synced
     text, path = report_file(warehouse_url, tmp_path, "html", "--integration", "springfield")
@@ -310,6 +364,7 @@ def test_html_report_is_one_offline_page_with_charts_whose_numbers_are_the_wareh
     assert all(height > 0 for height in heights.values())  # drawn, not only labelled
 
 
+@REPORT_TESTS
 def test_markdown_report_of_an_earlier_run_says_when_no_checks_were_recorded(synced, warehouse_url, tmp_path):
     (clean_run, dirty_run), _ = synced
     text, path = report_file(warehouse_url, tmp_path, "md", "--run", clean_run)
@@ -327,6 +382,7 @@ def test_markdown_report_of_an_earlier_run_says_when_no_checks_were_recorded(syn
     assert [(row[1], row[3]) for row in rows] == recorded_checks(warehouse_url, dirty_run)
 
 
+@REPORT_TESTS
 def test_no_personal_names_without_the_flag(synced, warehouse_url, tmp_path):
     names = payload_names(warehouse_url)
     assert names  # the rejected students' records do carry names
@@ -337,6 +393,7 @@ def test_no_personal_names_without_the_flag(synced, warehouse_url, tmp_path):
     assert any(name in personal for name in names)
 
 
+@REPORT_TESTS
 def test_an_unknown_run_is_refused(synced, warehouse_url, tmp_path):
     done = report(warehouse_url, tmp_path, "--integration", "springfield", "--run", "no-such-run")
     assert done.returncode == 1 and "no run no-such-run" in done.stderr
