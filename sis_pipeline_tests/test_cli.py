@@ -31,6 +31,12 @@ def test_sync_json_reports_the_totals_and_a_second_run_reports_no_writes(distric
     second = json.loads(run_cli("sync", "--config", str(config), "--json", env_extra=env, cwd=tmp_path).stdout)
     entities = second["integrations"]["springfield"]["entities"]
     assert sum(c["inserted"] + c["updated"] for c in entities.values()) == 0
+    assert second["integrations"]["springfield"]["unchanged_since"] == report["run_id"]  # the same bytes: nothing loaded
+
+    # --reprocess compares every row all the same, and says nothing of an unchanged delivery
+    third = run_cli("sync", "--config", str(config), "--reprocess", env_extra=env, cwd=tmp_path)
+    assert third.returncode == 0, third.stderr[-2000:]
+    assert "springfield: success in" in third.stdout and "delivered exactly" not in third.stdout
     for output in (first.stdout, first.stderr):
         assert district.client_secret not in output
 

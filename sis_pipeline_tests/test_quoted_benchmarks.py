@@ -30,13 +30,24 @@ def test_the_readme_quotes_the_committed_suite():
         round(seconds(100_000, "dlt")), round(seconds(1_000_000, "full_sync")), round(seconds(1_000_000, "fetch_floor")),
     ]
     assert float(quoted[7]) == round(suite(1_000_000)["phases"]["full_sync"]["peak_rss_mib"]["sync"] / 1024, 1)
+    resyncs = re.search(
+        r"An unchanged re-sync, recorded on the last load, took (\d+) s and (\d+) s \(([\d.]+) and ([\d.]+) of the full sync\); "
+        r"with `--reprocess` (\d+) s and (\d+) s",
+        readme,
+    )
+    assert resyncs, "the README's re-sync sentence moved: update this test with it"
+    assert [int(resyncs[n]) for n in (1, 2, 5, 6)] == [
+        round(seconds(size, phase)) for phase in ("resync", "resync_reprocessed") for size in (100_000, 1_000_000)
+    ]
+    assert [float(resyncs[3]), float(resyncs[4])] == [round(suite(size)["ratios"]["resync_vs_full"], 2) for size in (100_000, 1_000_000)]
 
 
 def test_the_latest_benchmarks_table_quotes_the_committed_suite():
     text = (ROOT / "docs" / "benchmarks.md").read_text()
     latest = text[text.index("## Issue 12, latest"):text.index("## Issue 12, earlier")]
     rows = {
-        "full sync": "full_sync", "re-sync, unchanged, 0 rows written": "resync", "1% incremental": "incremental",
+        "full sync": "full_sync", "re-sync, unchanged, 0 rows written": "resync",
+        "re-sync with `--reprocess`, 0 rows written": "resync_reprocessed", "1% incremental": "incremental",
         "(a) fetch floor, plain httpx": "fetch_floor", "(b) COPY floor, indexed tables": "copy_floor",
         "(c) dlt `rest_api`, csv loader": "dlt",
     }
