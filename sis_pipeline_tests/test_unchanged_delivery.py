@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import insert, select
 
+from sis_pipeline import delivery
 from sis_pipeline.cli import format_report
 from sis_pipeline.normalize.models import ENTITIES
 from sis_pipeline.reporting import report_markdown
@@ -111,10 +112,15 @@ def test_a_changed_record_a_local_edit_or_reprocess_makes_the_run_load(district,
     engine.dispose()
 
 
-def test_another_configuration_makes_the_run_load(district, write_config, sync, postgres_url):
+def test_another_configuration_or_release_makes_the_run_load(district, write_config, sync, postgres_url, monkeypatch):
     assert sync(write_config(district), postgres_url)["status"] == "success"
     other = sync(write_config(district, priority=5), postgres_url)  # whose golden record wins changed
     assert other["status"] == "success", other
+    assert "unchanged_since" not in _runs(postgres_url)[-1]["counts"]["delivery"]
+    # a new release of the package (its modules' digest, read once per process) normalises again
+    monkeypatch.setattr(delivery, "_package_digest", lambda: "a-new-release")
+    released = sync(write_config(district, priority=5), postgres_url)
+    assert released["status"] == "success", released
     assert "unchanged_since" not in _runs(postgres_url)[-1]["counts"]["delivery"]
 
 
@@ -152,7 +158,8 @@ def _full_run(engine, run_id: str, *, processed_at: datetime | None = None, stat
         "fetched": {"students": 4},
         "delivery": delivery_record(DIGEST, "s" * 32, run_id, processed_at or datetime.now(UTC)),
     }
-    finish_sync_run(engine, run_id, "springfield", status, counts if status == "success" else {}, error_class=error_class)
+    # a held run's counts never carry a delivery today (warehouse/holds.py); here they do, to show the status decides
+    finish_sync_run(engine, run_id, "springfield", status, {} if status == "failed" else counts, error_class=error_class)
 
 
 def _reject(engine, run_id: str, reasons: str = "last_name: not_nullable (got None)") -> None:
@@ -178,6 +185,8 @@ def test_only_the_latest_successful_full_sync_may_be_stood_on(engine):
     assert _reference(engine) == "r1"  # a refused run did nothing
     _full_run(engine, "failed", status="failed", error_class="network")
     assert _reference(engine) is None  # whatever it did or did not do, the next run looks for itself
+    _full_run(engine, "held", status="held")
+    assert _reference(engine) is None  # its load was not applied
     _full_run(engine, "r2")
     assert _reference(engine) == "r2"
     start_sync_run(engine, "crashed", "springfield", "full")  # still running: it died before its load committed
