@@ -98,11 +98,6 @@ class NormalizeWhileExtracting:
                 self._start_when_due()
         self._send(("finished", collection, str(path), rows))
 
-    @property
-    def held_back(self) -> bool:
-        """Every page so far matched the expected delivery's, so the worker never started."""
-        return self._matching
-
     def result(self) -> dict[str, dict] | None:
         """The entities' datasets (normalize_integration's result), or None when there is none to adopt."""
         if self._process is None:

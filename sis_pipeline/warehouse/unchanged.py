@@ -42,7 +42,7 @@ class DeliveryChangedUnderneath(SyncError):
 def unchanged_reference(conn: Connection | Engine, integration: str, run_id: str, max_age_days: float | None) -> dict | None:
     """The latest run of the integration, if a delivery identical to its own may be recorded without loading.
 
-    The result: that run's `run_id`, `started_at` and recorded `delivery` (digest, settings,
+    The result: that run's `run_id`, its `counts` and the `delivery` they recorded (digest, settings,
     processed_run, processed_at). None when a new full sync must do the work whatever it reads.
     """
     if max_age_days is None:
@@ -72,7 +72,7 @@ def unchanged_reference(conn: Connection | Engine, integration: str, run_id: str
     since = _aware(latest.started_at)
     if _changed_by_people_since(conn, since) or _rejected_for_the_date(conn, integration, latest.run_id):
         return None
-    return {"run_id": latest.run_id, "started_at": since, "delivery": delivery, "counts": latest.counts}
+    return {"run_id": latest.run_id, "delivery": delivery, "counts": latest.counts}
 
 
 def delivery_record(digest: str, settings: str, processed_run: str, processed_at: datetime) -> dict:
