@@ -145,7 +145,7 @@ def test_chunks_keep_the_records_positions(tmp_path):
 
 
 def test_the_chunk_size_is_a_whole_number_of_records():
-    assert chunk_records({}) == 50_000 and chunk_records({"SIS_CHUNK_RECORDS": "0"}) == 0
+    assert chunk_records({}) == 20_000 and chunk_records({"SIS_CHUNK_RECORDS": "0"}) == 0
     with pytest.raises(Exception, match="SIS_CHUNK_RECORDS"):
         chunk_records({"SIS_CHUNK_RECORDS": "lots"})
 
@@ -156,8 +156,8 @@ def test_a_related_collections_lookup_is_built_once_not_per_chunk(tmp_path, monk
     import sis_pipeline.providers.oneroster.normalize as oneroster
 
     built = []
-    real_by_id = oneroster.by_id
-    monkeypatch.setattr(oneroster, "by_id", lambda *args, **kwargs: built.append(1) or real_by_id(*args, **kwargs))
+    real_by_id_of = oneroster.by_id_of
+    monkeypatch.setattr(oneroster, "by_id_of", lambda *args, **kwargs: built.append(1) or real_by_id_of(*args, **kwargs))
     district = arrow_readable(dirty_district())
     raw = staged(tmp_path, district, {})
     outcome(raw, tmp_path / "chunks", 2, False)

@@ -39,7 +39,7 @@ from sis_pipeline.normalize import stage as whole
 from sis_pipeline.normalize.checks import MAX_INDEXED_CHARS, input_reasons, repeated_records
 from sis_pipeline.normalize.chunks import MixedTypes, iter_records, read_related
 from sis_pipeline.normalize.models import ENTITIES, MODELS
-from sis_pipeline.normalize.related import NOT_DELIVERED
+from sis_pipeline.normalize.related import NOT_DELIVERED, Lookup, id_set, text_ids
 from sis_pipeline.normalize.validate import validate
 from sis_pipeline.normalize.warnings import dropped_counts, sent_flags, warnings_from_counts
 from sis_pipeline.staging import FrameWriter, open_private, read_lines, write_frame
@@ -83,7 +83,7 @@ def normalize_chunked(
     """`normalize_integration`'s result, computed `size` records at a time (see the module's docstring)."""
     options = ChunkOptions(integration, normalizer, raw, {c: h["mode"] for c, h in raw.items()}, today, newest_wins, size)
     results: dict[str, dict] = {}
-    complete_ids: dict[str, pd.Index] = {}
+    complete_ids: dict[str, Lookup] = {}
     related_frames: dict[str, pd.DataFrame] = {}
     delivered = [entity for entity in ENTITIES if normalizer.sources[entity][0] in raw]
     for position, entity in enumerate(delivered):
@@ -140,7 +140,7 @@ class EntityChunks:
         self.rejected_ids: list[pd.Series] = []  # source_id of each such rejected row, by position
         self.hashes: list[np.ndarray] = []
         self.positions: list[np.ndarray] = []
-        self.ids: list[pd.Series] = []  # every record's id, for later orphan checks
+        self.ids: list[pa.Array] = []  # every record's id (Arrow text: a few bytes each), for later orphan checks
 
     def add(self, chunk: pd.DataFrame) -> None:
         """Normalise, check and validate one chunk; spill it, keeping only its candidates' id hashes."""
@@ -153,7 +153,7 @@ class EntityChunks:
         self.reasons.append(reasons)
         self.rejected_ids.append(frame.loc[reasons.index, "source_id"])
         if entity in REFERENCED:
-            self.ids.append(frame["source_id"].dropna())
+            self.ids.append(text_ids(frame["source_id"]))
         candidates = frame.drop(index=reasons.index)
         kept = options.normalizer.not_delivered(entity, records, options.modes).reindex(candidates.index)
         sent = sent_flags(options.normalizer, entity, chunk).reindex(candidates.index)
@@ -172,7 +172,7 @@ class EntityChunks:
         self._spill(paths[1], (valid, invalid, candidates.loc[invalid.index, "source_id"], kept, sent))
         self.files.append(paths)
 
-    def finish(self, complete_ids: dict[str, pd.Index]) -> tuple[dict, pd.Index]:
+    def finish(self, complete_ids: dict[str, Lookup]) -> tuple[dict, Lookup]:
         """The entity's datasets and counts, and its records' ids (for the orphan checks of later entities)."""
         options, entity = self.options, self.entity
         suspects = self._suspects()
@@ -234,8 +234,7 @@ class EntityChunks:
             "kept_rows": sum(kept_rows.values()),
             "warnings": warnings_from_counts(options.normalizer, entity, dropped_values, kept_rows),
         }
-        ids = pd.Index(pd.concat(self.ids)) if self.ids else pd.Index([], dtype=object)
-        return result, ids
+        return result, id_set(self.ids)
 
     def discard(self) -> None:
         """Remove the spill files (after finish, or when the entity is started again)."""

@@ -17,8 +17,9 @@ from sis_pipeline.normalize.checks import INPUT_ERROR_FIELD
 from sis_pipeline.normalize.records import read_records_in_python
 
 CHUNK_ENV = "SIS_CHUNK_RECORDS"
-# ~50k records keeps a chunk's raw, canonical and validated frames to tens of MB whatever the district's size.
-DEFAULT_CHUNK_RECORDS = 50_000
+# ~20k records keeps a chunk's raw, canonical and validated frames to tens of MB whatever the district's size
+# (at 50k a chunk of sections or students was some 250 MB of working set at the worker's peak; 10k cost time).
+DEFAULT_CHUNK_RECORDS = 20_000
 
 
 def chunk_records(env=os.environ) -> int:
@@ -68,6 +69,10 @@ def iter_records(path: str, schema: pa.Schema, size: int, *, python: bool = Fals
 
 def parse_lines(lines: list[bytes], schema: pa.Schema, start: int) -> pd.DataFrame:
     """NDJSON lines as a frame of records, indexed by their positions in the file (`start` onwards)."""
+    return _positioned(_parse(lines, schema).to_pandas(), start)
+
+
+def _parse(lines: list[bytes], schema: pa.Schema) -> pa.Table:
     options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer")
     try:
         table = pa_json.read_json(io.BytesIO(b"".join(lines)), parse_options=options)
@@ -75,8 +80,11 @@ def parse_lines(lines: list[bytes], schema: pa.Schema, start: int) -> pd.DataFra
         raise MixedTypes(str(why)) from why
     while any(pa.types.is_struct(field.type) for field in table.schema):
         table = table.flatten()
-    frame = table.to_pandas()
-    frame.index = pd.RangeIndex(start, start + len(lines))
+    return table
+
+
+def _positioned(frame: pd.DataFrame, start: int) -> pd.DataFrame:
+    frame.index = pd.RangeIndex(start, start + len(frame))
     return frame
 
 
@@ -85,17 +93,27 @@ def read_related(path: str, schema: pa.Schema, size: int) -> pd.DataFrame:
 
     Derivations and the not-delivered marks read related records by declared fields alone; dropping the
     rest (inferred extras, nested metadata) chunk by chunk keeps the frame to a few columns per record.
+    Text stays in Arrow (values.column hands it out as Python strings): a million students' demographics
+    as Python strings were some 300 MB of the worker's peak, as Arrow about 70.
     """
-    for python in (False, True):
-        try:
-            parts = [_declared(frame, schema) for frame in iter_records(path, schema, size, python=python)]
-        except MixedTypes:
-            continue
-        return pd.concat(parts) if len(parts) > 1 else parts[0]
-    raise AssertionError("the Python reader does not raise MixedTypes")
+    parts, start = [], 0
+    try:
+        for lines in _line_chunks(path, size):
+            table = _parse(lines, schema)
+            table = table.select([name for name in table.column_names if name == INPUT_ERROR_FIELD or _is_declared(name, schema)])
+            parts.append(_positioned(table.to_pandas(types_mapper=_text_in_arrow), start))
+            start += len(lines)
+    except MixedTypes:  # read whole in Python, as the whole path does
+        frame = read_records_in_python(path, schema)
+        return frame[[name for name in frame.columns if name == INPUT_ERROR_FIELD or _is_declared(name, schema)]]
+    if not parts:  # an empty file, as iter_records gives it
+        return pd.DataFrame(index=pd.RangeIndex(0))
+    return pd.concat(parts) if len(parts) > 1 else parts[0]
 
 
-def _declared(frame: pd.DataFrame, schema: pa.Schema) -> pd.DataFrame:
-    names = set(schema.names)
-    keep = [c for c in frame.columns if c == INPUT_ERROR_FIELD or c in names or c.split(".", 1)[0] in names]
-    return frame[keep]
+def _is_declared(name: str, schema: pa.Schema) -> bool:
+    return name in schema.names or name.split(".", 1)[0] in schema.names
+
+
+def _text_in_arrow(arrow_type: pa.DataType) -> pd.ArrowDtype | None:
+    return pd.ArrowDtype(arrow_type) if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) else None

@@ -12,7 +12,7 @@ from sis_pipeline.normalize import chunks
 from sis_pipeline.normalize.checks import INPUT_ERROR_FIELD, MAX_INDEXED_CHARS, input_reasons, repeated_records
 from sis_pipeline.normalize.models import ENTITIES
 from sis_pipeline.normalize.reason_patterns import reason_patterns
-from sis_pipeline.normalize.related import NOT_DELIVERED
+from sis_pipeline.normalize.related import NOT_DELIVERED, Lookup, id_set, text_ids
 from sis_pipeline.normalize.validate import orphan_reasons, validate
 from sis_pipeline.normalize.records import read_records
 from sis_pipeline.normalize.warnings import value_warnings
@@ -55,7 +55,7 @@ def normalize_integration(
         return normalize_chunked(integration, normalizer, raw, out_dir, today, newest_wins=newest_wins, size=size)
     frames: dict[str, pd.DataFrame] = {}
     results: dict[str, dict] = {}
-    complete_ids: dict[str, pd.Index] = {}  # ids of entities delivered in bulk: references into them can be checked
+    complete_ids: dict[str, Lookup] = {}  # ids of entities delivered in bulk: references into them can be checked
     delivered = [entity for entity in ENTITIES if normalizer.sources[entity][0] in raw]
     modes = {collection: handle["mode"] for collection, handle in raw.items()}
     for position, entity in enumerate(delivered):
@@ -77,7 +77,7 @@ def normalize_integration(
             valid, reasons = _reject_orphans(valid, reasons, complete_ids)
         mode = raw[sources[0]]["mode"]
         if mode == "bulk":  # a rejected record still exists: referring to it is not an orphan
-            complete_ids[entity] = pd.Index(frame["source_id"].dropna())
+            complete_ids[entity] = id_set([text_ids(frame["source_id"])])
         kept = normalizer.not_delivered(entity, records, modes).reindex(valid.index)
         kept_columns = sorted({name for names in kept.dropna().unique() for name in names.split(",")})
         if kept_columns:
@@ -143,7 +143,7 @@ def _read(raw: dict[str, dict], collection: str, schema) -> pd.DataFrame:
     return read_records(raw[collection]["path"], schema)
 
 
-def _reject_orphans(valid: pd.DataFrame, reasons: pd.Series, complete_ids: dict[str, pd.Index]):
+def _reject_orphans(valid: pd.DataFrame, reasons: pd.Series, complete_ids: dict[str, Lookup]):
     """Enrollments must name a student or teacher and a section that this sync delivers.
 
     Only references into entities delivered in full are checked: a delta file's enrollment may name
@@ -151,10 +151,10 @@ def _reject_orphans(valid: pd.DataFrame, reasons: pd.Series, complete_ids: dict[
     """
     checks = []
     if "students" in complete_ids and "teachers" in complete_ids:
-        people = complete_ids["students"].append(complete_ids["teachers"])
+        people = [complete_ids["students"], complete_ids["teachers"]]
         checks.append(orphan_reasons(valid, "user_source_id", people, "students or teachers"))
     if "sections" in complete_ids:
-        checks.append(orphan_reasons(valid, "section_source_id", complete_ids["sections"], "sections"))
+        checks.append(orphan_reasons(valid, "section_source_id", [complete_ids["sections"]], "sections"))
     orphans = pd.concat(checks) if checks else pd.Series(dtype=object)
     if orphans.empty:
         return valid, reasons

@@ -35,6 +35,7 @@ from sis_pipeline.errors import describe
 from sis_pipeline.normalize.chunked import REFERENCED, ChunkOptions, EntityChunks, related_collections
 from sis_pipeline.normalize.chunks import MixedTypes, iter_records, parse_lines
 from sis_pipeline.normalize.models import ENTITIES
+from sis_pipeline.normalize.related import Lookup
 
 log = logging.getLogger(__name__)
 
@@ -226,7 +227,7 @@ class _Worker:
         self.options = ChunkOptions(integration, normalizer, self.raw, {}, today, newest_wins, size)
         self.heard = _Extraction()
         self.related_frames: dict[str, pd.DataFrame] = {}
-        self.complete_ids: dict[str, pd.Index] = {}
+        self.complete_ids: dict[str, Lookup] = {}
         self.results: dict[str, dict] = {}
         self.finished_at: dict[str, float] = {}
 

@@ -58,7 +58,7 @@ def first_field(series: pd.Series, key: str) -> pd.Series:
 def column(frame: pd.DataFrame, path: str) -> pd.Series:
     """A field by dotted path (`class.sourcedId`), all-missing when no record has it (empty fields are omitted)."""
     if path in frame.columns:
-        return frame[path]
+        return _python_objects(frame[path])
     top, *nested = path.split(".")
     if top not in frame.columns:
         return pd.Series(None, index=frame.index, dtype=object)
@@ -66,6 +66,13 @@ def column(frame: pd.DataFrame, path: str) -> pd.Series:
     for key in nested:
         series = series.map(lambda value, key=key: value.get(key) if isinstance(value, dict) else None)
     return series
+
+
+def _python_objects(series: pd.Series) -> pd.Series:
+    """Arrow-held text (a related collection, chunks.read_related) as the Python strings every conversion expects."""
+    if not isinstance(series.dtype, pd.ArrowDtype):
+        return series
+    return pd.Series(pa.array(series).to_pandas().to_numpy(dtype=object), index=series.index, name=series.name, dtype=object)
 
 
 def status(series: pd.Series) -> pd.Series:

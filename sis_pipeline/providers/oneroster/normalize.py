@@ -9,7 +9,7 @@ from sis_pipeline.config import IntegrationConfig
 from sis_pipeline.normalize import values as v
 from sis_pipeline.normalize.normalizer import Normalizer
 from sis_pipeline.normalize.records import REF, REFS, fields
-from sis_pipeline.normalize.related import Related, by_id, joined, once_per
+from sis_pipeline.normalize.related import Related, by_id_of, joined, once_per
 
 STRINGS = pa.list_(pa.string())
 _PERSON = {
@@ -169,10 +169,10 @@ def _teachers(raw: pd.DataFrame, records: Mapping[str, pd.DataFrame], integratio
 def _students(raw: pd.DataFrame, records: Mapping[str, pd.DataFrame], integration: IntegrationConfig) -> dict:
     """A student's birth date and sex are on the demographics record that shares the student's sourcedId."""
     demographics = records["demographics"]
-    born = once_per(demographics, "born", lambda: by_id(
-        v.text(v.column(demographics, "sourcedId")),
-        {"birth_date": v.iso_date(v.column(demographics, "birthDate")), "sex": lowered(v.column(demographics, "sex"))},
-    ))
+    born = once_per(demographics, "born", lambda: by_id_of(demographics, lambda part: (
+        v.text(v.column(part, "sourcedId")),
+        {"birth_date": v.iso_date(v.column(part, "birthDate")), "sex": lowered(v.column(part, "sex"))},
+    )))
     student = joined(v.text(v.column(raw, "sourcedId")), born)
     return _people(raw, records, integration) | {"birth_date": v.text(student["birth_date"]), "sex": v.text(student["sex"])}
 

@@ -9,7 +9,7 @@ from sis_pipeline.config import IntegrationConfig
 from sis_pipeline.normalize import values as v
 from sis_pipeline.normalize.normalizer import Normalizer
 from sis_pipeline.normalize.records import fields
-from sis_pipeline.normalize.related import Related, by_id, joined, once_per
+from sis_pipeline.normalize.related import Related, by_id, by_id_of, joined, once_per
 
 S = pa.string()
 NAME = pa.struct([("first_name", S), ("middle_name", S), ("last_name", S)])
@@ -128,10 +128,10 @@ def _sections(raw: pd.DataFrame, records: Mapping[str, pd.DataFrame], integratio
 def _students(raw: pd.DataFrame, records: Mapping[str, pd.DataFrame], integration: IntegrationConfig) -> dict:
     """A student's last change is the students table's `transaction_date`, in the district's time zone."""
     changes = records["student_changes"]
-    changed = once_per(changes, f"changes in {integration.timezone}", lambda: by_id(
-        v.text(v.column(changes, "id")),
-        {"at": v.local_timestamp(v.column(changes, "transaction_date"), integration.timezone)},
-    ))
+    changed = once_per(changes, f"changes in {integration.timezone}", lambda: by_id_of(changes, lambda part: (
+        v.text(v.column(part, "id")),
+        {"at": v.local_timestamp(v.column(part, "transaction_date"), integration.timezone)},
+    )))
     return {"source_updated_at": joined(v.text(v.column(raw, "id")), changed)["at"]}
 
 

@@ -13,7 +13,7 @@ import pyarrow as pa
 from sis_pipeline.config import IntegrationConfig
 from sis_pipeline.normalize import values as v
 from sis_pipeline.normalize.normalizer import Normalizer
-from sis_pipeline.normalize.related import Related, by_id, joined, once_per
+from sis_pipeline.normalize.related import Lookup, Related, by_id, by_id_of, joined, once_per
 from sis_pipeline.providers.skyward.objects import COLLECTIONS
 
 SCHEMAS = {
@@ -42,18 +42,18 @@ def unknown_flag(series: pd.Series) -> pd.Series:
     return pd.Series(pd.NA, index=series.index, dtype="boolean")
 
 
-def names(raw: pd.DataFrame) -> pd.DataFrame:
+def names(raw: pd.DataFrame) -> Lookup:
     """Names, birth dates and sexes of `Demographics/Name` records, by NameID."""
-    return by_id(
-        id_text(v.column(raw, "NameID")),
+    return by_id_of(raw, lambda part: (
+        id_text(v.column(part, "NameID")),
         {
-            "first_name": v.text(v.column(raw, "FirstName")),
-            "middle_name": v.text(v.column(raw, "MiddleName")),
-            "last_name": v.text(v.column(raw, "LastName")),
-            "birth_date": v.iso_date(v.column(raw, "BirthDate")),
-            "sex": sex(v.column(raw, "Gender")),
+            "first_name": v.text(v.column(part, "FirstName")),
+            "middle_name": v.text(v.column(part, "MiddleName")),
+            "last_name": v.text(v.column(part, "LastName")),
+            "birth_date": v.iso_date(v.column(part, "BirthDate")),
+            "sex": sex(v.column(part, "Gender")),
         },
-    )
+    ))
 
 
 def current_schools(raw: pd.DataFrame) -> pd.Series:
