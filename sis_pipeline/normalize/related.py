@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sis_pipeline.normalize.checks import INPUT_ERROR_FIELD
-from sis_pipeline.normalize.values import column
+from sis_pipeline.normalize.values import arrow_strings, column
 
 # the column of each row naming the canonical columns this delivery did not carry ("birth_date,sex")
 NOT_DELIVERED = "not_delivered"
@@ -198,10 +198,10 @@ def _take(values: pa.Table | None, rows: np.ndarray) -> pa.Table | None:
 
 def _text(keys: np.ndarray) -> pa.Array:
     """The keys as Arrow text; a key that is not text (or not encodable) is missing: it names no id."""
-    try:
-        return pa.array(keys, type=pa.string())
-    except _NOT_ARROW:
-        return pa.array([key if isinstance(key, str) and _encodable(key) else None for key in keys], type=pa.string())
+    strings = arrow_strings(pd.Series(keys, dtype=object))
+    if strings is not None:
+        return strings
+    return pa.array([key if isinstance(key, str) and _encodable(key) else None for key in keys], type=pa.string())
 
 
 def _encodable(text: str) -> bool:
