@@ -33,6 +33,7 @@ class TreeRss:
 
     def __init__(self):
         self.peak_kib = 0
+        self.samples: list[tuple[float, int, int]] = []  # (epoch seconds, this process KiB, process and children KiB)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -46,7 +47,21 @@ class TreeRss:
 
     def _sample(self) -> None:
         while not self._stop.wait(0.1):
-            self.peak_kib = max(self.peak_kib, sum(_rss_kib(pid) for pid in [os.getpid(), *_children(os.getpid())]))
+            own = _rss_kib(os.getpid())
+            tree = own + sum(_rss_kib(pid) for pid in _children(os.getpid()))
+            self.peak_kib = max(self.peak_kib, tree)
+            self.samples.append((time.time(), own, tree))
+
+    def by_step(self, windows: dict[str, tuple[float, float]]) -> dict:
+        """Per step (its start and end, epoch seconds): the peak MiB of this process alone and of the tree, so
+        a sync's peak can be put down to the step that reached it."""
+        peaks = {}
+        for step, (start, end) in windows.items():
+            inside = [(own, tree) for moment, own, tree in self.samples if start <= moment <= end]
+            if inside:
+                peaks[step] = {"process": round(max(own for own, _ in inside) / 1024, 1),
+                               "sync": round(max(tree for _, tree in inside) / 1024, 1)}
+        return peaks
 
 
 def _children(pid: int) -> list[int]:
@@ -105,7 +120,8 @@ def sync_once(config_file: Path, warehouse_url: str, staging_dir: str, mode: str
     if item["status"] != "success":
         return result | {"error": f"{item.get('error_class')}: {item.get('error')}"}
     raw = metadata(instance, "raw_rosters")
-    steps = {s.step_key: round(s.end_time - s.start_time, 3) for s in instance.get_run_step_stats(item["run_id"])}
+    stats = instance.get_run_step_stats(item["run_id"])
+    steps = {s.step_key: round(s.end_time - s.start_time, 3) for s in stats}
     return result | {
         "run_id": item["run_id"],
         "entities": item["entities"],
@@ -120,6 +136,7 @@ def sync_once(config_file: Path, warehouse_url: str, staging_dir: str, mode: str
         "resolved_students": metadata(instance, "resolved_rosters").get("students", 0),
         # ru_maxrss is KiB on Linux
         "peak_rss_mib": peak_rss(rss_before_sync, tree),
+        "peak_rss_mib_by_step": tree.by_step({s.step_key: (s.start_time, s.end_time) for s in stats if s.start_time and s.end_time}),
     }
 
 

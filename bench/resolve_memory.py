@@ -1,4 +1,4 @@
-"""Peak memory and seconds of the students' resolve step, main's whole-frame code vs this tree's row groups.
+"""Peak memory and seconds of the students' resolve step, a baseline commit's code vs this tree's.
 
     .venv/bin/python bench/resolve_memory.py --students 100000 1000000
 
@@ -12,8 +12,9 @@ PostgreSQL database with the warehouse schema. Two warehouses are measured in tu
   settle_conflicts has work (strategy `manual`).
 
 Each path runs in a child process of its own and reports its peak RSS (getrusage ru_maxrss) and the
-step's seconds: `old` imports sis_pipeline from `git archive <--baseline>` (main's code: read the
-delivery whole, resolve, settle, write whole), `new` runs this tree's resolve/stage.py. Both must write
+step's seconds: `old` imports sis_pipeline from `git archive <--baseline>` and runs its resolve step (its
+resolve/stage.py, or, in commits before that file, the delivery read whole, resolved, settled and written
+whole), `new` runs this tree's resolve/stage.py. Both must write
 the same number of rows and the same conflict decisions; on a re-sync, the same uid in every row.
 """
 
@@ -114,7 +115,11 @@ def child(path: str, url: str, which: str, out_dir: str) -> None:
     engine = create_warehouse_engine(url)
     out = Path(out_dir) / "students.parquet"
     started = time.perf_counter()
-    if which == "old":  # main's resolved_rosters, students half, as it read
+    try:
+        from sis_pipeline.resolve.stage import resolve_students
+    except ImportError:  # a baseline from before the resolve step streamed
+        resolve_students = None
+    if resolve_students is None:  # resolved_rosters, students half, as it read before
         from sis_pipeline.resolve.identity import resolve_identities
         from sis_pipeline.staging import read_frame, write_frame
         from sis_pipeline.warehouse.identity_reviews import record_reviews
@@ -127,8 +132,6 @@ def child(path: str, url: str, which: str, out_dir: str) -> None:
         decisions = settle_conflicts(engine, INTEGRATION, "manual", students)
         written = write_frame(out, students)
     else:
-        from sis_pipeline.resolve.stage import resolve_students
-
         resolved = resolve_students(engine, INTEGRATION, "bench-run", "manual", path, out)
         written, decisions = resolved.students, resolved.decisions
     seconds = time.perf_counter() - started

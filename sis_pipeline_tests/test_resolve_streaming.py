@@ -46,10 +46,12 @@ def a_delivery_with_every_kind_of_match(valid: pd.DataFrame, uid_of: dict[str, s
     delivery.loc[legacy, ["legacy_source_id", "source_id"]] = [delivery.at[legacy, "source_id"], "rekeyed-with-legacy-id"]
     delivery.loc[state, ["source_id", "student_number"]] = ["rekeyed-same-state-id", None]
     near_twin = delivery.loc[[twin]].assign(source_id="near-twin", state_id="NO-SUCH-STATE-ID", student_number="NO-SUCH-NUMBER")
+    # nine row groups after the re-keyed record, a second record with its state id: the uid is taken
+    second_claim = delivery.loc[[state]].assign(source_id="second-claim", first_name="Other", last_name="Child")
     delivery.loc[edited, "last_name"] = "Sis-Spelling"
     for row, value in ((edited, "Local-Spelling"), (untouched_edit, "Kept-Spelling")):
         set_override(engine, uid_of[delivery.at[row, "source_id"]], "last_name", value, "registrar", None)
-    return pd.concat([delivery.iloc[:400], near_twin, delivery.iloc[400:]], ignore_index=True)
+    return pd.concat([delivery.iloc[:400], near_twin, delivery.iloc[400:], second_claim], ignore_index=True)
 
 
 @pytest.mark.parametrize("index_read", ["by keys", "every row"])
@@ -81,16 +83,20 @@ def test_streamed_students_equal_the_whole_frame_result(index_read, district, wr
         engine.dispose()
 
     expected, got = pd.read_parquet(whole["path"]), pd.read_parquet(streamed.students["path"])
-    assert streamed.students["rows"] == whole["rows"] == 651
+    assert streamed.students["rows"] == whole["rows"] == 652
     pd.testing.assert_frame_equal(got, expected)
     assert pq.read_schema(streamed.students["path"]).equals(pq.read_schema(whole["path"]), check_metadata=True)
     rules = expected.set_index("source_id")["identity_rule"]
-    assert rules[["rekeyed-with-legacy-id", "rekeyed-same-state-id", "near-twin"]].tolist() == ["legacy_source_id", "state_id", "new"]
-    assert (rules.drop(["rekeyed-with-legacy-id", "rekeyed-same-state-id", "near-twin"]) == "source_id").all()
+    special = ["rekeyed-with-legacy-id", "rekeyed-same-state-id", "near-twin", "second-claim"]
+    assert rules[special].tolist() == ["legacy_source_id", "state_id", "new", "new"]
+    assert (rules.drop(special) == "source_id").all()
 
     pd.testing.assert_frame_equal(streamed.decisions, whole_decisions)
     assert whole_decisions[["field", "action", "sis_value", "local_value"]].values.tolist() == [
         ["last_name", "conflict", "Sis-Spelling", "Local-Spelling"]
     ]
-    assert streamed.reviews_opened == whole_opened == 1
-    assert streamed_reviews == whole_reviews and [source for source, *_ in whole_reviews] == ["near-twin"]
+    assert streamed.reviews_opened == whole_opened == 2
+    assert streamed_reviews == whole_reviews and [(source, reason) for source, _, reason in whole_reviews] == [
+        ("near-twin", "same name and birth date as an existing child; not merged automatically"),
+        ("second-claim", "shares the uid of another record in this delivery"),
+    ]

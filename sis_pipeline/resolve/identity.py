@@ -13,9 +13,13 @@ The same name and birth date is never merged automatically: the record gets a ne
 """
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 IDENTITY_RULE = "identity_rule"  # how the uid was found; the load writes it to the person's mappings
 # how sure each rule is: written beside every link, so a reviewer can find the weaker ones
@@ -68,48 +72,88 @@ def resolve_identities(
     students: pd.DataFrame, known: IdentityIndex | pd.DataFrame, integration: str | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(`students` with `student_uid` and `identity_rule`, reviews: source_id, candidate_uid, reason)."""
-    if isinstance(known, pd.DataFrame):  # links only (older callers): rules (a) and (b)
-        known = IdentityIndex(known, pd.DataFrame(columns=list(_PEOPLE_COLUMNS)))
     if integration is None:
         integration = str(students["integration"].iloc[0]) if "integration" in students and len(students) else ""
-    linked = known.mappings.drop_duplicates("source_id").set_index("source_id")["student_uid"]
-    uids = students["source_id"].map(linked).astype(object)
-    rules = pd.Series(None, index=students.index, dtype=object).where(uids.isna(), "source_id")
-
-    def take(candidates: pd.Series, rule: str) -> None:
-        nonlocal uids, rules
-        fill = uids.isna() & candidates.notna()
-        uids = uids.where(~fill, candidates)
-        rules = rules.where(~fill, rule)
-
-    if "legacy_source_id" in students:
-        take(students["legacy_source_id"].map(linked), "legacy_source_id")
-    people = known.people
-    # A record whose own source id is still delivered in this batch is not someone else's old id.
-    delivered = set(students["source_id"])
-    others = people[~((people["integration"] == integration) & people["source_id"].isin(delivered))]
-    if "state_id" in students:
-        take(students["state_id"].map(_unique_owner(others, "state_id")), "state_id")
-    if "student_number" in students:
-        same = others[others["integration"] == integration]
-        take(students["student_number"].map(_unique_owner(same, "student_number")), "student_number")
-
-    # One child per uid within a delivery: a second record claiming a uid (two records with one state id)
-    # gets its own uid and a review, rather than silently merging two children.
-    claimed = uids.notna() & uids.duplicated(keep="first") & (rules != "source_id")
-    reviews = [_review_rows(students, claimed, uids, "shares the uid of another record in this delivery")]
-    uids = uids.where(~claimed)
-    rules = rules.where(~claimed)
-
-    new = uids.isna()
-    reviews.append(_review_rows(students, new, students_name_key(students).map(_unique_owner(_with_name_key(people), "name_key")),
-                                "same name and birth date as an existing child; not merged automatically"))
-    uids.loc[new] = [str(uuid.uuid4()) for _ in range(int(new.sum()))]
-    rules = rules.fillna("new")
-    found = pd.concat(reviews, ignore_index=True)
-    return students.assign(student_uid=uids, **{IDENTITY_RULE: rules}), found
+    resolver = IdentityResolver(known, integration, lambda: students["source_id"])
+    resolved = resolver.resolve(students)
+    return resolved, resolver.reviews()
 
 
+class IdentityResolver:
+    """A delivery resolved a chunk at a time, in delivery order, exactly as resolving it whole would.
+
+    What spans the whole delivery is held once, sized by what the warehouse knows rather than by the
+    delivery: the owners of each key among the known children, and the uids already taken by earlier
+    chunks (only matched uids can repeat; a new uid is a fresh UUID). The delivery's own source ids are
+    read only when the warehouse knows someone they could exclude, and as one Arrow column.
+    """
+
+    def __init__(self, known: IdentityIndex | pd.DataFrame, integration: str, delivered_ids: Callable[[], pd.Series | pa.Array]):
+        if isinstance(known, pd.DataFrame):  # links only (older callers): rules (a) and (b)
+            known = IdentityIndex(known, pd.DataFrame(columns=list(_PEOPLE_COLUMNS)))
+        self.integration = integration
+        self.linked = known.mappings.drop_duplicates("source_id").set_index("source_id")["student_uid"]
+        people = known.people
+        # A record whose own source id is still delivered is not someone else's old id.
+        others = people[~((people["integration"] == integration) & _delivered(people["source_id"], delivered_ids))] if len(people) else people
+        self.state_owner = _unique_owner(others, "state_id")
+        self.number_owner = _unique_owner(others[others["integration"] == integration], "student_number")
+        self.name_owner = _unique_owner(_with_name_key(people), "name_key")
+        self.taken: set[str] = set()  # uids matched by earlier chunks
+        self._claimed_reviews: list[pd.DataFrame] = []
+        self._name_reviews: list[pd.DataFrame] = []
+
+    def resolve(self, students: pd.DataFrame) -> pd.DataFrame:
+        """The next chunk of the delivery with `student_uid` and `identity_rule`."""
+        uids = students["source_id"].map(self.linked).astype(object)
+        rules = pd.Series(None, index=students.index, dtype=object).where(uids.isna(), "source_id")
+
+        def take(candidates: pd.Series, rule: str) -> None:
+            nonlocal uids, rules
+            fill = uids.isna() & candidates.notna()
+            uids = uids.where(~fill, candidates)
+            rules = rules.where(~fill, rule)
+
+        if "legacy_source_id" in students:
+            take(students["legacy_source_id"].map(self.linked), "legacy_source_id")
+        if "state_id" in students:
+            take(students["state_id"].map(self.state_owner), "state_id")
+        if "student_number" in students:
+            take(students["student_number"].map(self.number_owner), "student_number")
+
+        # One child per uid within a delivery: a second record claiming a uid (two records with one state id)
+        # gets its own uid and a review, rather than silently merging two children.
+        repeated = uids.duplicated(keep="first") | uids.isin(self.taken)
+        self.taken.update(uids.dropna())
+        claimed = uids.notna() & repeated & (rules != "source_id")
+        self._claimed_reviews.append(_review_rows(students, claimed, uids, "shares the uid of another record in this delivery"))
+        uids = uids.where(~claimed)
+        rules = rules.where(~claimed)
+
+        new = uids.isna()
+        self._name_reviews.append(_review_rows(students, new, students_name_key(students).map(self.name_owner),
+                                               "same name and birth date as an existing child; not merged automatically"))
+        uids.loc[new] = [str(uuid.uuid4()) for _ in range(int(new.sum()))]
+        return students.assign(student_uid=uids, **{IDENTITY_RULE: rules.fillna("new")})
+
+    def reviews(self) -> pd.DataFrame:
+        """Every review the chunks so far asked for (source_id, candidate_uid, reason), in the order resolving
+        the whole delivery would list them: the shared uids, then the names."""
+        found = [*self._claimed_reviews, *self._name_reviews]
+        return pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=REVIEW_COLUMNS)
+
+
+def _delivered(known_ids: pd.Series, delivered_ids: Callable[[], pd.Series | pa.Array]) -> np.ndarray:
+    """Which of the known children's source ids the delivery holds (a hash set of the delivery's ids, in Arrow)."""
+    delivered = delivered_ids()
+    values = delivered if isinstance(delivered, pa.Array | pa.ChunkedArray) else pa.array(delivered, type=pa.string(), from_pandas=True)
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    known = pa.array(known_ids.astype(object), type=pa.string(), from_pandas=True)
+    return pc.is_in(known, value_set=values.cast(pa.string())).to_numpy(zero_copy_only=False)
+
+
+REVIEW_COLUMNS = ["source_id", "candidate_uid", "reason"]
 _PEOPLE_COLUMNS = ("integration", "source_id", "student_uid", "state_id", "student_number", "first_name", "last_name", "birth_date")
 
 
@@ -136,5 +180,5 @@ def _review_rows(students: pd.DataFrame, mask: pd.Series, candidates: pd.Series,
     chosen = mask & candidates.notna()
     return pd.DataFrame(
         {"source_id": students.loc[chosen, "source_id"].values, "candidate_uid": candidates[chosen].values, "reason": reason},
-        columns=["source_id", "candidate_uid", "reason"],
+        columns=REVIEW_COLUMNS,
     )
