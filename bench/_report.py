@@ -114,6 +114,10 @@ def format_size(results: dict, integration: str) -> str:
         cells = [_step_cell(rates[key].get(step)) for key in SYNCS]
         lines.append(f"| {step} | " + " | ".join(cells) + " |")
     lines.append("| dagster_overhead | " + " | ".join(f"{phases[key]['dagster_overhead']:.2f}" for key in SYNCS) + " |")
+    by_step = phases["full_sync"].get("peak_rss_mib_by_step")
+    if by_step:
+        lines += ["", "Full sync peak RSS by step, MiB (this process / with the normalise worker): "
+                  + ", ".join(f"{step} {peak['process']:,.0f} / {peak['sync']:,.0f}" for step, peak in by_step.items()) + "."]
     changes = results["changes"]
     lines += [
         "",

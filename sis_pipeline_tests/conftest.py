@@ -6,11 +6,13 @@ throwaway cluster started from the installed binaries. Without any PostgreSQL th
 tests are skipped, except under `CI=true`, where they fail.
 """
 
+import contextlib
 import glob
 import os
 import pwd
 import shutil
 import socket
+import sqlite3
 import subprocess
 import tempfile
 import uuid
@@ -19,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import create_engine
 from sqlalchemy.exc import OperationalError
 
@@ -239,3 +242,55 @@ def sync(tmp_path):
         return sync_integrations(config, [name], mode=mode, reprocess=reprocess, resources=resources)["integrations"][name]
 
     return run
+
+
+@pytest.fixture(scope="session")
+def _first_sync_templates(tmp_path_factory):
+    """Per backend, a warehouse holding the default district's first full sync, and that sync's report;
+    made on first use in each test process, dropped at the end of the session."""
+    with contextlib.ExitStack() as templates:
+        yield templates, {}
+
+
+@pytest.fixture
+def first_synced(request, district, write_config, sync, warehouse_url, _first_sync_templates, tmp_path_factory) -> dict:
+    """`warehouse_url` holding the default district's first full sync (`write_config(district)`), and that
+    sync's report (status asserted).
+
+    For tests that start from a synced district and then change the warehouse themselves: the sync runs
+    once per backend and test process, into a template, and each test gets a copy of its own (a PostgreSQL
+    database made from the template, a SQLite backup), which costs a fraction of a sync. Not for tests
+    that judge the time since the sync or read its staged files: the template's sync ran earlier, in
+    another test's staging folder.
+    """
+    stack, made = _first_sync_templates
+    backend = sa.engine.make_url(warehouse_url).get_backend_name()
+    if backend not in made:
+        if backend == "sqlite":
+            template = f"sqlite:///{tmp_path_factory.mktemp('first-sync') / 'warehouse.sqlite'}"
+        else:
+            template = stack.enter_context(created_database(request.getfixturevalue("postgres_server_url"), f"sis_tmpl_{uuid.uuid4().hex[:12]}"))
+        report = sync(write_config(district), template)
+        assert report["status"] == "success", report
+        made[backend] = (template, report)
+    template, report = made[backend]
+    if backend == "sqlite":
+        with sqlite3.connect(sa.engine.make_url(template).database) as source, sqlite3.connect(sa.engine.make_url(warehouse_url).database) as copy:
+            source.backup(copy)
+    else:
+        _copy_database(request.getfixturevalue("postgres_server_url"), template, warehouse_url)
+    return report
+
+
+def _copy_database(server_url: str, template_url: str, url: str) -> None:
+    """Replace the (empty) database of `url` with a copy of the template's: CREATE DATABASE ... TEMPLATE,
+    which needs nobody connected to either."""
+    template, database = sa.engine.make_url(template_url).database, sa.engine.make_url(url).database
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname IN (:t, :d)"), {"t": template, "d": database})
+            conn.execute(sa.text(f'DROP DATABASE "{database}"'))
+            conn.execute(sa.text(f'CREATE DATABASE "{database}" TEMPLATE "{template}"'))
+    finally:
+        admin.dispose()

@@ -147,9 +147,8 @@ def term_id_that_only_a_wildcard_matches(conn):
     ],
     ids=lambda value: getattr(value, "__name__", None),
 )
-def test_each_blocking_check_fails_on_its_bad_data_alone(district, write_config, sync, warehouse_url, corrupt, expected):
-    report = sync(write_config(district), warehouse_url)
-    assert report["status"] == "success"
+def test_each_blocking_check_fails_on_its_bad_data_alone(first_synced, warehouse_url, corrupt, expected):
+    report = first_synced
     with warehouse(warehouse_url) as engine:
         assert failing(engine, "ERROR", report["run_id"]) == {}
         with engine.begin() as conn:
@@ -162,8 +161,8 @@ def test_each_blocking_check_fails_on_its_bad_data_alone(district, write_config,
     assert offender in outcome.detail
 
 
-def test_details_name_ids_and_columns_never_the_values(district, write_config, sync, warehouse_url):
-    report = sync(write_config(district), warehouse_url)
+def test_details_name_ids_and_columns_never_the_values(first_synced, warehouse_url):
+    report = first_synced
     students = T["students"]
     with warehouse(warehouse_url) as engine:
         with engine.begin() as conn:
@@ -269,8 +268,8 @@ def enrollment_ending_before_it_begins(conn):
     ],
     ids=lambda value: getattr(value, "__name__", None),
 )
-def test_each_warning_fails_on_its_bad_data_alone(district, write_config, sync, warehouse_url, corrupt, expected):
-    report = sync(write_config(district), warehouse_url)
+def test_each_warning_fails_on_its_bad_data_alone(first_synced, warehouse_url, corrupt, expected):
+    report = first_synced
     with warehouse(warehouse_url) as engine:
         assert failing(engine, "WARN", report["run_id"]) == {}
         with engine.begin() as conn:
@@ -284,8 +283,8 @@ def test_each_warning_fails_on_its_bad_data_alone(district, write_config, sync, 
         assert any(offender in outcome.detail for outcome in failed.values())  # named by the check it offends
 
 
-def test_a_teacher_without_sections_leaves_their_sections_without_a_teacher(district, write_config, sync, warehouse_url):
-    report = sync(write_config(district), warehouse_url)
+def test_a_teacher_without_sections_leaves_their_sections_without_a_teacher(first_synced, warehouse_url):
+    report = first_synced
     with warehouse(warehouse_url) as engine:
         with engine.begin() as conn:
             teacher = a_teacher(conn)
