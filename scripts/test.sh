@@ -33,6 +33,6 @@ if [[ ! -x /usr/bin/chromium ]] && command -v apt-get >/dev/null && [[ $(id -u) 
         echo "test.sh: could not install chromium; the browser test will skip (fail under CI=true)" >&2
 fi
 bash scripts/ensure_postgres.sh
-# Two workers: much of the suite waits on simulators, PostgreSQL and subprocesses. Tests sharing a fixed
-# port are grouped onto one worker (xdist_group).
-.venv/bin/python -m pytest -q -n "${SIS_TEST_WORKERS:-2}" --dist loadgroup "$@"
+# Three workers on two cores: much of the suite waits on simulators, PostgreSQL and subprocesses (with two,
+# a third of the CPU sat idle). Tests sharing a fixed port are grouped onto one worker (xdist_group).
+.venv/bin/python -m pytest -q -n "${SIS_TEST_WORKERS:-3}" --dist loadgroup "$@"
