@@ -100,3 +100,27 @@ def test_streamed_students_equal_the_whole_frame_result(index_read, district, wr
         ("near-twin", "same name and birth date as an existing child; not merged automatically"),
         ("second-claim", "shares the uid of another record in this delivery"),
     ]
+
+
+def test_a_delivery_matched_by_source_ids_never_reads_the_stored_students(district, write_config, sync, sqlite_url, tmp_path, monkeypatch):
+    """A re-sync whose every record matches by source id (a --reprocess run) needs the links alone: the
+    stored students (ids, names, birth dates of every child) are read only once a record is left unmatched."""
+    assert sync(write_config(district), sqlite_url)["status"] == "success"
+    valid = str(next((tmp_path / "staging").rglob("normalized/valid/students.parquet")))
+    monkeypatch.setattr(student_mappings, "TARGETED_UP_TO", 0)  # a large delivery: the whole index
+    reads, read_people = [], student_mappings._people
+    monkeypatch.setattr(student_mappings, "_people", lambda *args: reads.append(args[1]) or read_people(*args))
+    engine = create_warehouse_engine(sqlite_url)
+    try:
+        again = resolve_students(engine, "springfield", "run-2", "sis_wins", valid, tmp_path / "again.parquet")
+        assert again.students["rows"] == 650 and reads == []
+        assert set(pd.read_parquet(again.students["path"])["identity_rule"]) == {"source_id"}
+
+        rekeyed = read_frame(valid)
+        rekeyed.loc[0, "source_id"] = "rekeyed-record"
+        write_frame(tmp_path / "rekeyed.parquet", rekeyed)
+        resolved = resolve_students(engine, "springfield", "run-3", "sis_wins", str(tmp_path / "rekeyed.parquet"), tmp_path / "out.parquet")
+    finally:
+        engine.dispose()
+    assert reads == [[None]]  # every stored student, read once
+    assert pd.read_parquet(resolved.students["path"]).set_index("source_id").at["rekeyed-record", "identity_rule"] == "state_id"

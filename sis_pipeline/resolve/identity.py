@@ -15,6 +15,7 @@ The same name and birth date is never merged automatically: the record gets a ne
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -34,10 +35,10 @@ PERSON_UIDS = {"students": "student_uid", "teachers": "teacher_uid"}
 class IdentityIndex:
     """What the warehouse already knows. `mappings`: this integration's links (id_type, source_id,
     student_uid). `people`: every student row of every integration (integration, source_id, student_uid,
-    state_id, student_number, first_name, last_name, birth_date)."""
+    state_id, student_number, first_name, last_name, birth_date), or how to read them when first needed."""
 
     mappings: pd.DataFrame
-    people: pd.DataFrame
+    people: pd.DataFrame | Callable[[], pd.DataFrame]
 
 
 def assign_teacher_uids(teachers: pd.DataFrame, mappings: pd.DataFrame, people: pd.DataFrame, integration: str) -> pd.DataFrame:
@@ -83,9 +84,10 @@ class IdentityResolver:
     """A delivery resolved a chunk at a time, in delivery order, exactly as resolving it whole would.
 
     What spans the whole delivery is held once, sized by what the warehouse knows rather than by the
-    delivery: the owners of each key among the known children, and the uids already taken by earlier
-    chunks (only matched uids can repeat; a new uid is a fresh UUID). The delivery's own source ids are
-    read only when the warehouse knows someone they could exclude, and as one Arrow column.
+    delivery: the known children and the owners of each key among them, and the uids already taken by
+    earlier chunks (only matched uids can repeat; a new uid is a fresh UUID). The delivery's own source
+    ids are read only when a record is left unmatched by its ids and the warehouse knows someone they
+    could exclude, and then as one Arrow column.
     """
 
     def __init__(self, known: IdentityIndex | pd.DataFrame, integration: str, delivered_ids: Callable[[], pd.Series | pa.Array]):
@@ -93,15 +95,39 @@ class IdentityResolver:
             known = IdentityIndex(known, pd.DataFrame(columns=list(_PEOPLE_COLUMNS)))
         self.integration = integration
         self.linked = known.mappings.drop_duplicates("source_id").set_index("source_id")["student_uid"]
-        people = known.people
-        # A record whose own source id is still delivered is not someone else's old id.
-        others = people[~((people["integration"] == integration) & _delivered(people["source_id"], delivered_ids))] if len(people) else people
-        self.state_owner = _unique_owner(others, "state_id")
-        self.number_owner = _unique_owner(others[others["integration"] == integration], "student_number")
-        self.name_owner = _unique_owner(_with_name_key(people), "name_key")
+        self._people = known.people
+        self._delivered_ids = delivered_ids
         self.taken: set[str] = set()  # uids matched by earlier chunks
         self._claimed_reviews: list[pd.DataFrame] = []
         self._name_reviews: list[pd.DataFrame] = []
+
+    # The known children, and the owners of each key among them, are read and built on first need: a
+    # re-sync whose records all match by source id (a `--reprocess` run, or most incremental ones) never
+    # reads them.
+    @cached_property
+    def people(self) -> pd.DataFrame:
+        return self._people() if callable(self._people) else self._people
+
+    @cached_property
+    def _others(self) -> pd.DataFrame:
+        """The known children a delivered record may be matched to by state id or student number: a record
+        whose own source id is still delivered is not someone else's old id."""
+        people = self.people
+        if not len(people):
+            return people
+        return people[~((people["integration"] == self.integration) & _delivered(people["source_id"], self._delivered_ids))]
+
+    @cached_property
+    def state_owner(self) -> pd.Series:
+        return _unique_owner(self._others, "state_id")
+
+    @cached_property
+    def number_owner(self) -> pd.Series:
+        return _unique_owner(self._others[self._others["integration"] == self.integration], "student_number")
+
+    @cached_property
+    def name_owner(self) -> pd.Series:
+        return _unique_owner(_with_name_key(self.people), "name_key")
 
     def resolve(self, students: pd.DataFrame) -> pd.DataFrame:
         """The next chunk of the delivery with `student_uid` and `identity_rule`."""
@@ -116,9 +142,9 @@ class IdentityResolver:
 
         if "legacy_source_id" in students:
             take(students["legacy_source_id"].map(self.linked), "legacy_source_id")
-        if "state_id" in students:
+        if "state_id" in students and uids.isna().any():
             take(students["state_id"].map(self.state_owner), "state_id")
-        if "student_number" in students:
+        if "student_number" in students and uids.isna().any():
             take(students["student_number"].map(self.number_owner), "student_number")
 
         # One child per uid within a delivery: a second record claiming a uid (two records with one state id)
@@ -131,8 +157,9 @@ class IdentityResolver:
         rules = rules.where(~claimed)
 
         new = uids.isna()
-        self._name_reviews.append(_review_rows(students, new, students_name_key(students).map(self.name_owner),
-                                               "same name and birth date as an existing child; not merged automatically"))
+        if new.any():
+            self._name_reviews.append(_review_rows(students[new], new[new], students_name_key(students[new]).map(self.name_owner),
+                                                   "same name and birth date as an existing child; not merged automatically"))
         uids.loc[new] = [str(uuid.uuid4()) for _ in range(int(new.sum()))]
         return students.assign(student_uid=uids, **{IDENTITY_RULE: rules.fillna("new")})
 

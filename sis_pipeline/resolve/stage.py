@@ -43,7 +43,7 @@ def resolve_students(engine: Engine, integration: str, run_id: str, strategy: st
     parquet = pq.ParquetFile(delivered)
     # A small delivery is matched against the rows its keys find; that needs its keys, and it is small.
     keys = read_columns(delivered, IDENTITY_COLUMNS) if parquet.metadata.num_rows <= student_mappings.TARGETED_UP_TO else None
-    resolver = IdentityResolver(read_identity_index(engine, integration, keys), integration,
+    resolver = IdentityResolver(read_identity_index(engine, integration, keys, people_when_needed=True), integration,
                                 lambda: pq.read_table(delivered, columns=["source_id"]).column("source_id"))
     del keys
     written, edited_rows = write_resolved(parquet, resolver, out, edited_uids(engine))

@@ -7,6 +7,7 @@ sync) reads every student row once, which costs less than thousands of keyed loo
 
 from collections.abc import Iterable
 from datetime import date
+from functools import partial
 
 import pandas as pd
 from sqlalchemy import Engine, and_, select
@@ -30,11 +31,14 @@ TARGETED_UP_TO = 5_000  # records in a delivery matched by keyed lookups; more a
 _KEYS_PER_QUERY = 1_000
 
 
-def read_identity_index(engine: Engine, integration: str, delivery: pd.DataFrame | None = None) -> IdentityIndex:
+def read_identity_index(engine: Engine, integration: str, delivery: pd.DataFrame | None = None, *, people_when_needed: bool = False) -> IdentityIndex:
     """The integration's links and the student rows of every integration (ids, names and birth dates only)
-    that the `delivery` could match; every row when no delivery is given or it is large."""
+    that the `delivery` could match; every row when no delivery is given or it is large. With
+    `people_when_needed`, the student rows are read when the identity step first asks for them (the
+    engine must still be open then)."""
     if delivery is None or len(delivery) > TARGETED_UP_TO:
-        return IdentityIndex(read_student_mappings(engine, integration), _people(engine, [None]))
+        people = partial(_people, engine, [None])
+        return IdentityIndex(read_student_mappings(engine, integration), people if people_when_needed else people())
     students = ENTITY_TABLES["students"]
     ids = _values(delivery, "source_id") | _values(delivery, "legacy_source_id")
     links = [
@@ -48,8 +52,12 @@ def read_identity_index(engine: Engine, integration: str, delivery: pd.DataFrame
         *(students.c.birth_date.in_(chunk) for chunk in _chunks(births)),
     ]
     mappings = _links(engine, integration, links)
-    people = _people(engine, wanted).drop_duplicates(["integration", "source_id"]) if wanted else _people(engine, [])
-    return IdentityIndex(mappings, people)
+    people = partial(_matching_people, engine, wanted)
+    return IdentityIndex(mappings, people if people_when_needed else people())
+
+
+def _matching_people(engine: Engine, wanted: list) -> pd.DataFrame:
+    return _people(engine, wanted).drop_duplicates(["integration", "source_id"]) if wanted else _people(engine, [])
 
 
 def _links(engine: Engine, integration: str, conditions: list) -> pd.DataFrame:
