@@ -245,7 +245,7 @@ def sync(tmp_path):
 
 
 @pytest.fixture(scope="session")
-def _first_sync_templates(tmp_path_factory):
+def _first_sync_templates():
     """Per backend, a warehouse holding the default district's first full sync, and that sync's report;
     made on first use in each test process, dropped at the end of the session."""
     with contextlib.ExitStack() as templates:

@@ -149,9 +149,13 @@ class IdentityResolver:
 
         # One child per uid within a delivery: a second record claiming a uid (two records with one state id)
         # gets its own uid and a review, rather than silently merging two children.
-        repeated = uids.duplicated(keep="first") | uids.isin(self.taken)
+        # Only a record matched by another rule can be claiming; the uids earlier chunks took are looked up
+        # for those alone (a re-sync takes every uid: matching all of them against that set cost a second a chunk).
+        claimable = uids.notna() & (rules != "source_id")
+        taken_before = np.zeros(len(uids), dtype=bool)
+        taken_before[claimable.to_numpy()] = [uid in self.taken for uid in uids[claimable]]
+        claimed = claimable & (uids.duplicated(keep="first") | taken_before)
         self.taken.update(uids.dropna())
-        claimed = uids.notna() & repeated & (rules != "source_id")
         self._claimed_reviews.append(_review_rows(students, claimed, uids, "shares the uid of another record in this delivery"))
         uids = uids.where(~claimed)
         rules = rules.where(~claimed)
