@@ -62,6 +62,7 @@ def test_entities_are_normalised_before_extraction_ends_and_equal_the_after_the_
         provider.close()
 
     assert streamed is not None
+    assert listener.memory_pool == "jemalloc"  # the worker gives freed Arrow memory back (return_freed_arrow_memory)
     # schools, terms, courses and sections come in few pages: their datasets were done while enrollments still paged
     assert min(listener.finished_at.values()) < extraction_ended - 1.0, (listener.finished_at, extraction_ended)
     after = normalize_integration(integration, normalizer, collections, tmp_path / "after", chunk_records=CHUNK)

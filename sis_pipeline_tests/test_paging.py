@@ -1,5 +1,11 @@
 """Paging strategies over responses as SISs send them, and the one page loop that follows them."""
 
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
 import httpx
 import pytest
 
@@ -156,3 +162,61 @@ def test_a_next_url_back_to_the_first_page_is_a_data_error_however_it_is_spelt()
     assert len(next(pages)) == 2
     with pytest.raises(DataError, match="paging loops back to /Generic/1/Student/Student/1/2"):
         next(pages)
+
+
+class SlowPages:
+    """Offset pages over real HTTP on loopback, each answered after `latency`; when requests arrive, and how
+    many were in flight at once, are taken where they arrive."""
+
+    def __init__(self, total: int, latency: float):
+        self.total, self.latency = total, latency
+        self.arrivals: list[float] = []
+        self.in_flight = self.most_in_flight = 0
+        self._lock = threading.Lock()
+        pages = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                with pages._lock:
+                    pages.arrivals.append(time.monotonic())
+                    pages.in_flight += 1
+                    pages.most_in_flight = max(pages.most_in_flight, pages.in_flight)
+                time.sleep(pages.latency)
+                query = parse_qs(urlsplit(self.path).query)
+                offset, limit = int(query["offset"][0]), int(query["limit"][0])
+                body = json.dumps({"users": records(pages.total)[offset : offset + limit]}).encode()
+                with pages._lock:
+                    pages.in_flight -= 1
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def client(self) -> ApiClient:
+        url = f"http://127.0.0.1:{self.server.server_address[1]}/api"
+        return ApiClient(url, None, http=httpx.Client(timeout=10), name="paging-test-http", max_attempts=1)
+
+
+def test_the_next_page_travels_while_the_caller_stages_this_one_one_request_in_flight():
+    served = SlowPages(total=10, latency=0.2)
+    client = served.client()
+    handled: list[float] = []
+    try:
+        for _ in follow_pages(client, offset_request(limit=2), ONEROSTER, lambda body, response: body["users"], label="s"):
+            time.sleep(0.3)  # staging a page
+            handled.append(time.monotonic())
+    finally:
+        client.http.close()
+        served.server.shutdown()
+
+    assert len(handled) == 5 and len(served.arrivals) == 6  # five full pages, then the empty one that ends the list
+    # each page after the first was asked for before the caller had finished with the one before it
+    assert all(served.arrivals[page + 1] < handled[page] - 0.2 for page in range(5)), (served.arrivals, handled)
+    assert served.most_in_flight == 1  # never more than one request of a list at a time

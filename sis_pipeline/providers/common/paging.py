@@ -9,6 +9,7 @@ paginator object serves every list and every thread of a provider.
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import httpx
@@ -160,20 +161,35 @@ def follow_pages(client, first: PageRequest, paginator: Paginator, records_of: R
     """Every non-empty page of one list, as `paginator` leads; a list that asks for a page twice is a DataError.
 
     `client` is the integration's ApiClient; `records_of(body, response)` finds a page's records.
+    The next page is requested before this one is handed over, so it travels while the caller stages
+    this one: still one request of a list in flight at a time, in the same order, under the same limits
+    (a million-student sync spent a third of its extraction staging pages between requests).
     """
     request = paginator.first(first)
     requested: set[str] = set()
     served = 0
-    while request is not None:
-        url = client.url_for(request.url, request.params)
-        if url in requested:
-            raise DataError(f"{label}: paging loops back to {request.url}")
-        requested.add(url)
-        response, body = client.request(request.method, request.url, request.params, request.json, parse_json=True)
-        records = records_of(body, response)
-        served += len(records)
-        if len(requested) % PROGRESS_EVERY_PAGES == 0:
-            log.info("%s: %d pages fetched", label, len(requested))
-        if records:
-            yield records
-        request = paginator.next(request, Page(response, body, records, served))
+    fetcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="page")
+
+    def ask(request: PageRequest) -> Future:
+        requested.add(client.url_for(request.url, request.params))
+        return fetcher.submit(client.request, request.method, request.url, request.params, request.json, parse_json=True)
+
+    try:
+        in_flight = ask(request) if request is not None else None
+        while in_flight is not None:
+            response, body = in_flight.result()
+            records = records_of(body, response)
+            served += len(records)
+            if len(requested) % PROGRESS_EVERY_PAGES == 0:
+                log.info("%s: %d pages fetched", label, len(requested))
+            following = paginator.next(request, Page(response, body, records, served))
+            loops = following is not None and client.url_for(following.url, following.params) in requested
+            in_flight = ask(following) if following is not None and not loops else None
+            if records:
+                yield records
+            if loops:
+                raise DataError(f"{label}: paging loops back to {following.url}")
+            request = following
+    finally:
+        # a caller that stops early (an error, an interrupted run) waits for nothing; closing the provider ends the request
+        fetcher.shutdown(wait=False, cancel_futures=True)
