@@ -457,3 +457,17 @@ def test_wall_clock_stamps_are_made_utc_and_the_repeated_hour_is_asked_again():
     assert since_query(datetime(2026, 11, 1, 7, 20, tzinfo=UTC), CHICAGO) == "transaction_date=ge=2026-11-01 01:20:00"
     assert since_query(datetime(2026, 11, 1, 6, 50, tzinfo=UTC), CHICAGO) == "transaction_date=ge=2026-11-01 00:50:00"
     assert after_query(datetime(2026, 11, 20, 15, 45, 10, tzinfo=UTC), CHICAGO) == "transaction_date=ge=2026-11-20 09:45:11"
+
+
+def test_the_newest_stamp_of_a_page_is_read_in_utc_whatever_its_spelling_and_ignoring_the_unreadable():
+    from sis_pipeline.providers.common.changes import newest_iso
+
+    page = [
+        {"dateLastModified": "2026-03-01T10:00:00Z"},
+        {"dateLastModified": "2026-03-01T10:00:00Z"},
+        {"dateLastModified": "2026-03-01T11:30:00+02:00"},  # 09:30 UTC: older despite the later wall clock
+        {"dateLastModified": "2026-03-01T10:00:01"},  # no offset: read as UTC, the newest
+        {"dateLastModified": "not a date"}, {"dateLastModified": ""}, {"dateLastModified": {"nested": 1}}, {},
+    ]
+    assert newest_iso(page, "dateLastModified") == datetime(2026, 3, 1, 10, 0, 1, tzinfo=UTC)
+    assert newest_iso([{}, {"dateLastModified": None}], "dateLastModified") is None

@@ -5,7 +5,7 @@ import json
 import httpx
 import pytest
 
-from sis_pipeline.providers.common.http import parse_json
+from sis_pipeline.providers.common.http import has_long_number, parse_json
 
 BODIES = {
     "plain page": b'{"users": [{"sourcedId": "s1", "n": 12, "x": 1.5, "ok": true, "none": null}]}',
@@ -27,3 +27,17 @@ def test_a_page_parses_exactly_as_pythons_json_parses_it(body):
 def test_a_cut_body_is_a_value_error():
     with pytest.raises(ValueError):
         parse_json(httpx.Response(200, content=b'{"users": [{"sourcedId": "s1"'))
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b'{"n": 1234567890123456789}', True),  # 19 digits: past what orjson is trusted with
+        (b'{"n": 123456789012345678}', False),
+        (b'{"id": "x12345678901234567890y"}', True),  # inside a string counts too (cheap, and only costs speed)
+        (b'{"n": 123456789.0123456789}', False),
+        (b'{"n": 1111111111111111111}', True),
+    ],
+)
+def test_a_long_number_is_found_wherever_19_digits_stand_in_a_row(content, expected):
+    assert has_long_number(content) is expected

@@ -36,10 +36,8 @@ NO_SIGNAL = ChangeProbe(None, "this SIS offers no change signal; the scheduled f
 def newest_iso(records: Iterable[dict], field: str) -> datetime | None:
     """The newest ISO 8601 timestamp under `field` (UTC; a stamp without an offset is read as UTC)."""
     newest = None
-    for record in records:
-        raw = record.get(field)
-        if not isinstance(raw, str) or not raw:
-            continue
+    # each distinct stamp parsed once: a page of a thousand records often carries a handful
+    for raw in {stamp for record in records if isinstance(stamp := record.get(field), str) and stamp}:
         try:
             moment = datetime.fromisoformat(raw.replace("Z", "+00:00") if raw.endswith("Z") else raw)
         except ValueError:

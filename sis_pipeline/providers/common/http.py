@@ -2,7 +2,6 @@
 
 import itertools
 import logging
-import re
 import time
 from datetime import UTC, datetime
 from collections.abc import Callable
@@ -110,8 +109,15 @@ def retry_after_seconds(headers: httpx.Headers, cap: float = MAX_RETRY_AFTER_SEC
     return None if wait is None else min(max(wait, 0.0), cap)
 
 
-# 19 digits or more, inside a string or not: Python's json parses such a body, orjson could round a number.
-_LONG_NUMBER = re.compile(rb"\d{19}")
+# 19 digits or more in a row, inside a string or not: Python's json parses such a body, orjson could round a
+# number. Found by mapping every digit to "1" and searching for 19 of them: a regex scan cost as much CPU as
+# parsing the page (4.4-5.8 ms of a 1,000-record page against 0.34 ms; parsing it takes 5-10 ms).
+_DIGITS_AS_ONES = bytes.maketrans(b"0123456789", b"1" * 10)
+_LONG_NUMBER = b"1" * 19
+
+
+def has_long_number(content: bytes) -> bool:
+    return _LONG_NUMBER in content.translate(_DIGITS_AS_ONES)
 
 
 def parse_json(response: httpx.Response):
@@ -119,7 +125,7 @@ def parse_json(response: httpx.Response):
     what orjson refuses but a SIS may send: escaped lone surrogates, integers past 64 bits, NaN. Those
     records are marked for rejection later (staging.py); a body that neither parses raises ValueError."""
     content = response.content
-    if _LONG_NUMBER.search(content) is None:  # orjson would turn an integer past 64 bits into a float
+    if not has_long_number(content):  # orjson would turn an integer past 64 bits into a float
         try:
             return orjson.loads(content)
         except orjson.JSONDecodeError:
