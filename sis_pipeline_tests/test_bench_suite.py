@@ -87,3 +87,15 @@ def test_the_incremental_check_fails_when_a_row_beyond_the_changed_students_move
         checks.check_incremental_wrote_only(entities, moved | {"sections": {"c9"}}, renamed=["s1"], deleted=["s2"])
     with pytest.raises(scratch.BenchmarkFailure, match="students rewritten"):
         checks.check_incremental_wrote_only(entities, moved | {"students": {"s1", "s2", "s3"}}, renamed=["s1"], deleted=["s2"])
+
+
+@pytest.mark.timeout(120)
+def test_extract_cpu_runs_extraction_and_the_fetch_floor_at_300_students():
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "extract_cpu.py"), "--students", "300", "--repeat", "1"],
+        capture_output=True, text=True, timeout=110,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["extract", "fetch floor"], lines
+    assert all(" s, CPU " in line for line in lines)
