@@ -36,7 +36,7 @@ NO_SIGNAL = ChangeProbe(None, "this SIS offers no change signal; the scheduled f
 def newest_iso(records: Iterable[dict], field: str) -> datetime | None:
     """The newest ISO 8601 timestamp under `field` (UTC; a stamp without an offset is read as UTC)."""
     newest = None
-    # each distinct stamp parsed once: a page of a thousand records often carries a handful
+    # each distinct stamp parsed once (records loaded together often share one)
     for raw in {stamp for record in records if isinstance(stamp := record.get(field), str) and stamp}:
         try:
             moment = datetime.fromisoformat(raw.replace("Z", "+00:00") if raw.endswith("Z") else raw)
